@@ -1,0 +1,81 @@
+"""Training load: session RPE load, daily load matrices and exponentially weighted averages.
+
+Shared by the nightly metrics and the weekly report.  Everything works on a
+``(n_users, n_days)`` matrix at once; the recursions run through
+``scipy.signal.lfilter`` along the day axis.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import lfilter
+
+CTL_DAYS = 42  # chronic training load time constant (Banister/Coggan PMC)
+ATL_DAYS = 7  # acute training load time constant
+ACWR_ACUTE_LAMBDA = 2.0 / (7 + 1)  # Williams et al. (2017) EWMA ACWR
+ACWR_CHRONIC_LAMBDA = 2.0 / (28 + 1)
+LOAD_HISTORY_DAYS = 180
+
+
+def session_srpe(session_rpe: np.ndarray, duration_seconds: np.ndarray) -> np.ndarray:
+    """Foster's session-RPE load: ``session_rpe × minutes``; a missing factor gives 0."""
+    rpe = np.asarray(session_rpe, dtype=float)
+    secs = np.asarray(duration_seconds, dtype=float)
+    load = rpe * secs / 60.0
+    return np.where(np.isfinite(load), load, 0.0)
+
+
+def session_minutes(duration_seconds: np.ndarray) -> np.ndarray:
+    """Minutes of each session (missing → 0)."""
+    secs = np.asarray(duration_seconds, dtype=float) / 60.0
+    return np.where(np.isfinite(secs), secs, 0.0)
+
+
+def ewma(loads: np.ndarray, alpha: float) -> np.ndarray:
+    """``x_t = x_{t-1} + alpha·(L_t − x_{t-1})`` along the last axis, seeded at 0.
+
+    Returns the whole series (same shape as ``loads``).
+    """
+    loads = np.asarray(loads, dtype=float)
+    if loads.shape[-1] == 0:
+        return loads.copy()
+    return np.asarray(lfilter([alpha], [1.0, -(1.0 - alpha)], loads, axis=-1))
+
+
+def daily_matrix(
+    row: np.ndarray, offset: np.ndarray, values: np.ndarray, n_rows: int, n_days: int
+) -> np.ndarray:
+    """Sum ``values`` into an ``(n_rows, n_days)`` matrix at ``(row, offset)``.
+
+    Entries whose offset falls outside ``[0, n_days)`` are dropped.
+    """
+    row = np.asarray(row, dtype=np.int64)
+    offset = np.asarray(offset, dtype=np.int64)
+    keep = (offset >= 0) & (offset < n_days) & (row >= 0)
+    out = np.zeros((n_rows, n_days), dtype=float)
+    np.add.at(out, (row[keep], offset[keep]), np.asarray(values, dtype=float)[keep])
+    return out
+
+
+def performance_management(daily_load: np.ndarray) -> dict[str, np.ndarray]:
+    """CTL, ATL (values on the last day) and TSB (CTL − ATL of the day before).
+
+    ``daily_load`` is ``(n_users, n_days)`` with the last column the reference day;
+    CTL = ATL = 0 before its first day.
+    """
+    ctl = ewma(daily_load, 1.0 / CTL_DAYS)
+    atl = ewma(daily_load, 1.0 / ATL_DAYS)
+    if daily_load.shape[-1] >= 2:
+        tsb = ctl[..., -2] - atl[..., -2]
+    else:
+        tsb = np.zeros(daily_load.shape[:-1])
+    return {"ctl": ctl[..., -1], "atl": atl[..., -1], "tsb": tsb}
+
+
+def acute_chronic_ratio(daily_load: np.ndarray) -> np.ndarray:
+    """EWMA ACWR on the last day (acute λ = 2/8 over chronic λ = 2/29); NaN when chronic is 0."""
+    acute = ewma(daily_load, ACWR_ACUTE_LAMBDA)[..., -1]
+    chronic = ewma(daily_load, ACWR_CHRONIC_LAMBDA)[..., -1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(chronic > 0, acute / np.where(chronic > 0, chronic, 1.0), np.nan)
+    return ratio

@@ -1,0 +1,238 @@
+"""Bulk write paths: COPY on PostgreSQL, multi-row statements on SQLite.
+
+Nothing here writes one row per statement.  ``upsert`` goes through a temporary
+staging table filled by COPY on PostgreSQL and through chunked multi-row
+``INSERT … ON CONFLICT`` on SQLite; ``write_isolated`` bisects a failed batch so
+only the users whose rows the database refuses fail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+from fitness_jobs.db.schema import Base
+
+SQLITE_MAX_VARIABLES = 30_000
+PG_COPY_CHUNK_ROWS = 50_000
+
+
+def table(name: str) -> sa.Table:
+    return Base.metadata.tables[name]
+
+
+def _py(value: Any) -> Any:
+    """A plain Python value for a driver: numpy scalars unwrapped, NaN/NaT to None."""
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value
+
+
+def records_from_frame(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Rows of ``frame`` as dicts of plain Python values (NaN → None)."""
+    cols = list(columns) if columns is not None else list(frame.columns)
+    out: list[dict[str, Any]] = []
+    for row in frame[cols].itertuples(index=False, name=None):
+        out.append({c: _py(v) for c, v in zip(cols, row, strict=True)})
+    return out
+
+
+def _copy_value(value: Any, column: sa.Column[Any]) -> Any:
+    value = _py(value)
+    if value is None:
+        return None
+    if isinstance(column.type, sa.JSON) or column.type.__class__.__name__ == "JSONB":
+        return json.dumps(value)
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def copy_into(conn: sa.Connection, tbl: sa.Table | str, records: Sequence[Mapping[str, Any]],
+              columns: Sequence[str] | None = None) -> int:
+    """COPY ``records`` into a PostgreSQL table (or temp table) in one stream."""
+    if not records:
+        return 0
+    target = tbl if isinstance(tbl, str) else tbl.name
+    meta_tbl = Base.metadata.tables.get(target) if isinstance(tbl, str) else tbl
+    cols = list(columns) if columns is not None else list(records[0].keys())
+    col_objs = [meta_tbl.c[c] if meta_tbl is not None else sa.column(c) for c in cols]
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    quoted = ", ".join(f'"{c}"' for c in cols)
+    with raw.cursor() as cur, cur.copy(f'COPY "{target}" ({quoted}) FROM STDIN') as copy:
+        for rec in records:
+            copy.write_row([_copy_value(rec.get(c), co) for c, co in zip(cols, col_objs, strict=True)])
+    return len(records)
+
+
+def insert(conn: sa.Connection, table_name: str, records: Sequence[Mapping[str, Any]]) -> int:
+    """Plain bulk insert (COPY on PostgreSQL, chunked executemany on SQLite)."""
+    if not records:
+        return 0
+    tbl = table(table_name)
+    if conn.dialect.name == "postgresql":
+        for start in range(0, len(records), PG_COPY_CHUNK_ROWS):
+            copy_into(conn, tbl, records[start : start + PG_COPY_CHUNK_ROWS])
+        return len(records)
+    chunk = 20_000
+    for start in range(0, len(records), chunk):
+        conn.execute(tbl.insert(), list(records[start : start + chunk]))
+    return len(records)
+
+
+def _chunks(seq: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(seq), size):
+        yield seq[start : start + size]
+
+
+OnConflict = Literal["update", "ignore"]
+
+
+def upsert(
+    conn: sa.Connection,
+    table_name: str,
+    records: Sequence[Mapping[str, Any]],
+    key: Sequence[str],
+    on_conflict: OnConflict = "update",
+) -> list[tuple[Any, ...]]:
+    """Insert ``records``; on a key conflict update them or leave the old row.
+
+    Returns the keys of the rows actually written (inserted or updated), which is
+    what a claim needs: with ``on_conflict="ignore"`` a key that already existed
+    is not returned.
+    """
+    if not records:
+        return []
+    tbl = table(table_name)
+    cols = list(records[0].keys())
+    update_cols = [c for c in cols if c not in key]
+    key_cols = [tbl.c[k] for k in key]
+    written: list[tuple[Any, ...]] = []
+    if conn.dialect.name == "postgresql":
+        stage = f"_stage_{table_name}"
+        conn.exec_driver_sql(
+            f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" '
+            f'(LIKE "{table_name}" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS'
+        )
+        conn.exec_driver_sql(f'TRUNCATE "{stage}"')
+        for part in _chunks(records, PG_COPY_CHUNK_ROWS):
+            copy_into(conn, stage, part, cols)
+        quoted = ", ".join(f'"{c}"' for c in cols)
+        keys = ", ".join(f'"{k}"' for k in key)
+        if on_conflict == "update" and update_cols:
+            action = "DO UPDATE SET " + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in update_cols)
+        else:
+            action = "DO NOTHING"
+        result = conn.exec_driver_sql(
+            f'INSERT INTO "{table_name}" ({quoted}) SELECT {quoted} FROM "{stage}" '
+            f"ON CONFLICT ({keys}) {action} RETURNING {keys}"
+        )
+        written = [tuple(r) for r in result]
+        conn.exec_driver_sql(f'TRUNCATE "{stage}"')
+        return written
+    per_chunk = max(1, SQLITE_MAX_VARIABLES // max(1, len(cols)))
+    for part in _chunks(records, per_chunk):
+        stmt = sqlite_dialect.insert(tbl).values(list(part))
+        if on_conflict == "update" and update_cols:
+            stmt = stmt.on_conflict_do_update(
+                index_elements=key_cols,
+                set_={c: stmt.excluded[c] for c in update_cols},
+            )
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=key_cols)
+        result = conn.execute(stmt.returning(*key_cols))
+        written.extend(tuple(r) for r in result)
+    return written
+
+
+# --------------------------------------------------------------------------- isolation
+
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    sa.exc.OperationalError,
+    sa.exc.DisconnectionError,
+    sa.exc.TimeoutError,
+)
+
+
+@dataclass
+class IsolatedWrite:
+    """Outcome of ``write_isolated``: which users were committed, which failed and why."""
+
+    committed: list[int] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+    batches: int = 0
+    bisections: int = 0
+
+
+def error_code_for(exc: BaseException) -> str:
+    """A short, stable error code for a database refusal (no row values, no PII)."""
+    orig = getattr(exc, "orig", None)
+    name = type(orig).__name__ if orig is not None else type(exc).__name__
+    return f"write_rejected:{name}"
+
+
+def write_isolated(
+    engine: sa.Engine,
+    user_ids: Sequence[int],
+    write: Callable[[sa.Connection, Sequence[int]], Any],
+    *,
+    outcome: IsolatedWrite | None = None,
+) -> IsolatedWrite:
+    """Write the users' rows in one transaction; on refusal, bisect.
+
+    ``write(conn, ids)`` writes the rows of ``ids`` inside the transaction it is
+    given.  If the database refuses the batch (integrity, data or programming
+    error), the batch is split in two and each half retried, down to one user, who
+    then fails with an error code while everyone else is committed.  Transient
+    errors (lost connection, lock timeouts) are re-raised for the retry policy.
+    """
+    result = outcome if outcome is not None else IsolatedWrite()
+    stack: list[Sequence[int]] = [list(user_ids)] if len(user_ids) else []
+    while stack:
+        ids = stack.pop()
+        result.batches += 1
+        try:
+            with engine.begin() as conn:
+                write(conn, ids)
+        except TRANSIENT_ERRORS:
+            raise
+        except (sa.exc.DBAPIError, sa.exc.StatementError, ValueError, TypeError) as exc:
+            if len(ids) == 1:
+                result.failed[int(ids[0])] = error_code_for(exc)
+                continue
+            result.bisections += 1
+            mid = len(ids) // 2
+            stack.append(ids[mid:])
+            stack.append(ids[:mid])
+            continue
+        result.committed.extend(int(i) for i in ids)
+    return result
+
+
+def chunked(values: Iterable[int], size: int) -> Iterator[list[int]]:
+    """Consecutive lists of at most ``size`` values."""
+    batch: list[int] = []
+    for v in values:
+        batch.append(v)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,70 @@
+"""Engines for the app database: PostgreSQL through psycopg 3, or embedded SQLite."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from fitness_jobs.db.schema import Base
+
+
+class DatabaseConfigError(ValueError):
+    """The database URL is unusable (bad scheme or driver)."""
+
+
+def normalize_url(url: str) -> str:
+    """Name the driver explicitly.
+
+    SQLAlchemy 2.1 reads a bare ``postgresql://`` as psycopg 3 while 2.0 reads it as
+    psycopg2; the app database always uses psycopg 3 (for COPY), so say so.
+    """
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy raises ArgumentError with a terse text
+        raise DatabaseConfigError(f"not a database URL: {exc}") from None
+    backend = parsed.get_backend_name()
+    if backend == "postgresql":
+        driver = parsed.get_driver_name()
+        if driver not in ("psycopg", "psycopg2"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        elif driver == "psycopg2":
+            # psycopg2 has no COPY API we use: the app side is psycopg 3 only.
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return parsed.render_as_string(hide_password=False)
+    if backend == "sqlite":
+        return url
+    raise DatabaseConfigError(
+        f"unsupported database backend {backend!r}: use postgresql+psycopg:// or sqlite:///"
+    )
+
+
+def _sqlite_on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def make_engine(url: str, *, echo: bool = False) -> sa.Engine:
+    """An engine for ``url`` with sensible settings for batch work."""
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, echo=echo, connect_args={"timeout": 30})
+        sa.event.listen(engine, "connect", _sqlite_on_connect)
+        return engine
+    return sa.create_engine(url, echo=echo, pool_pre_ping=True, pool_size=2, max_overflow=2)
+
+
+def is_postgres(engine: sa.Engine | sa.Connection) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def create_schema(engine: sa.Engine) -> list[str]:
+    """Create every table and index that is missing; idempotent.  Returns the tables created."""
+    existing = set(sa.inspect(engine).get_table_names())
+    Base.metadata.create_all(engine, checkfirst=True)
+    return [t for t in Base.metadata.tables if t not in existing]

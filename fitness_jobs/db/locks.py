@@ -1,0 +1,68 @@
+"""A per-partition lock so that two runs of the same partition never interleave.
+
+PostgreSQL: a session-level advisory lock held on a dedicated connection for the
+run's duration.  SQLite: an ``flock`` on a lock file beside the database file
+(SQLite already serialises writers; the lock keeps whole runs from interleaving).
+Both wait for the holder: the second run then finds the work done (idempotent
+upserts, claimed reports) and writes nothing new.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import re
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import sqlalchemy as sa
+
+
+class LockTimeout(RuntimeError):
+    """Another run held the partition lock for longer than the timeout."""
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit key for ``pg_advisory_lock``."""
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+@contextlib.contextmanager
+def partition_lock(engine: sa.Engine, name: str, timeout_s: float = 3600.0) -> Iterator[float]:
+    """Hold the lock called ``name``; yields the seconds spent waiting for it."""
+    started = time.monotonic()
+    if engine.dialect.name == "postgresql":
+        key = lock_key(name)
+        with engine.connect() as conn:
+            while not conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+                if time.monotonic() - started > timeout_s:
+                    raise LockTimeout(f"lock {name!r} still held after {timeout_s:.0f}s")
+                time.sleep(0.5)
+            conn.commit()
+            try:
+                yield time.monotonic() - started
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.commit()
+        return
+    db_path = engine.url.database
+    folder = Path(db_path).parent if db_path and db_path != ":memory:" else Path(tempfile.gettempdir())
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+    lock_path = folder / f".{Path(db_path or 'memory').name}.{safe}.lock"
+    with open(lock_path, "a+") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() - started > timeout_s:
+                    raise LockTimeout(f"lock {name!r} still held after {timeout_s:.0f}s") from None
+                time.sleep(0.2)
+        try:
+            yield time.monotonic() - started
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
