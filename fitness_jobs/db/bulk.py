@@ -110,8 +110,13 @@ def upsert(
     records: Sequence[Mapping[str, Any]],
     key: Sequence[str],
     on_conflict: OnConflict = "update",
+    unchanged_unless: Sequence[str] | None = None,
 ) -> list[tuple[Any, ...]]:
     """Insert ``records``; on a key conflict update them or leave the old row.
+
+    ``unchanged_unless``: with ``on_conflict="update"``, update an existing row only
+    when one of these columns differs (so a re-run that computes the same values
+    leaves the row, ``computed_at`` included, untouched).
 
     Returns the keys of the rows actually written (inserted or updated), which is
     what a claim needs: with ``on_conflict="ignore"`` a key that already existed
@@ -137,6 +142,10 @@ def upsert(
         keys = ", ".join(f'"{k}"' for k in key)
         if on_conflict == "update" and update_cols:
             action = "DO UPDATE SET " + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in update_cols)
+            if unchanged_unless:
+                mine = ", ".join(f'"{table_name}"."{c}"' for c in unchanged_unless)
+                theirs = ", ".join(f'EXCLUDED."{c}"' for c in unchanged_unless)
+                action += f" WHERE ({mine}) IS DISTINCT FROM ({theirs})"
         else:
             action = "DO NOTHING"
         result = conn.exec_driver_sql(
@@ -150,9 +159,15 @@ def upsert(
     for part in _chunks(records, per_chunk):
         stmt = sqlite_dialect.insert(tbl).values(list(part))
         if on_conflict == "update" and update_cols:
+            changed = (
+                sa.or_(*(tbl.c[c].is_distinct_from(stmt.excluded[c]) for c in unchanged_unless))
+                if unchanged_unless
+                else None
+            )
             stmt = stmt.on_conflict_do_update(
                 index_elements=key_cols,
                 set_={c: stmt.excluded[c] for c in update_cols},
+                where=changed,
             )
         else:
             stmt = stmt.on_conflict_do_nothing(index_elements=key_cols)
@@ -164,11 +179,26 @@ def upsert(
 # --------------------------------------------------------------------------- isolation
 
 
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    sa.exc.OperationalError,
-    sa.exc.DisconnectionError,
-    sa.exc.TimeoutError,
-)
+_TRANSIENT_SQLITE = ("database is locked", "database table is locked", "busy", "disk i/o error")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth retrying later: a lost connection, a pool timeout, a locked SQLite file.
+
+    Not transient: a missing table or column, a constraint violation, bad data.
+    """
+    if isinstance(exc, (sa.exc.DisconnectionError, sa.exc.TimeoutError)):
+        return True
+    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, sa.exc.OperationalError):
+        text = str(getattr(exc, "orig", exc)).lower()
+        if "no such table" in text or "no such column" in text or "syntax error" in text:
+            return False
+        if type(getattr(exc, "orig", None)).__module__.startswith("sqlite3"):
+            return any(marker in text for marker in _TRANSIENT_SQLITE)
+        return True  # PostgreSQL OperationalError: connection, server shutdown, lock timeout
+    return False
 
 
 @dataclass
@@ -177,6 +207,7 @@ class IsolatedWrite:
 
     committed: list[int] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
+    returned: list[Any] = field(default_factory=list)  # write()'s value for each committed batch
     batches: int = 0
     bisections: int = 0
 
@@ -210,10 +241,10 @@ def write_isolated(
         result.batches += 1
         try:
             with engine.begin() as conn:
-                write(conn, ids)
-        except TRANSIENT_ERRORS:
-            raise
+                value = write(conn, ids)
         except (sa.exc.DBAPIError, sa.exc.StatementError, ValueError, TypeError) as exc:
+            if is_transient(exc):
+                raise
             if len(ids) == 1:
                 result.failed[int(ids[0])] = error_code_for(exc)
                 continue
@@ -223,6 +254,7 @@ def write_isolated(
             stack.append(ids[:mid])
             continue
         result.committed.extend(int(i) for i in ids)
+        result.returned.append(value)
     return result
 
 

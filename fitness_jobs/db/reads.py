@@ -1,0 +1,263 @@
+"""Set-based reads of the app database: a few queries per chunk of users, never one per user.
+
+Local-calendar windows differ per user, so SQL filters by UTC instants with a margin
+of a day or two either side; exact local-day filtering happens in ``fitness_jobs.core``.
+All comparisons on timestamps are ``>``/``<=`` against bound UTC values, which
+sort correctly in SQLite's text form as well.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from fitness_jobs.db.schema import (
+    BodyWeightLog,
+    LlmUsageDaily,
+    User,
+    WeeklyReport,
+    Workout,
+    WorkoutSet,
+)
+
+FINALIZED_STATUSES = ("completed", "partial")
+ACTIVE_WINDOW = dt.timedelta(days=30)
+
+USER_COLUMNS = [
+    "user_id",
+    "timezone",
+    "plan",
+    "trial_ends_at",
+    "weekly_session_target",
+    "sex",
+    "birth_date",
+    "height_cm",
+    "created_at",
+    "deleted_at",
+]
+WORKOUT_COLUMNS = [
+    "workout_id",
+    "user_id",
+    "status",
+    "started_at",
+    "finalized_at",
+    "duration_seconds",
+    "session_rpe",
+]
+SET_COLUMNS = [
+    "set_id",
+    "workout_id",
+    "user_id",
+    "exercise",
+    "muscle_group",
+    "secondary_muscle_group",
+    "reps",
+    "weight_kg",
+    "rpe",
+    "is_warmup",
+]
+TIMESTAMP_COLUMNS = ("trial_ends_at", "created_at", "deleted_at", "started_at", "finalized_at", "measured_at")
+FLOAT_COLUMNS = ("weekly_session_target", "height_cm", "duration_seconds", "session_rpe", "reps", "weight_kg", "rpe")
+
+
+def _frame(conn: sa.Connection, stmt: sa.Select[Any], columns: Sequence[str]) -> pd.DataFrame:
+    rows = conn.execute(stmt).all()
+    frame = pd.DataFrame.from_records(rows, columns=list(columns))
+    for col in frame.columns:
+        if col in TIMESTAMP_COLUMNS:
+            frame[col] = pd.to_datetime(frame[col], utc=True)
+        elif col in FLOAT_COLUMNS:
+            frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
+        elif col in ("user_id", "workout_id", "set_id"):
+            frame[col] = frame[col].astype("int64")
+        elif col == "is_warmup":
+            frame[col] = frame[col].fillna(False).astype(bool)
+    return frame
+
+
+def active_user_ids(conn: sa.Connection, as_of: dt.datetime, limit: int | None = None) -> list[int]:
+    """Users active at ``as_of`` (DESIGN §2), ascending by id, the first ``limit`` of them.
+
+    Active: not deleted at ``as_of`` and at least one finalized workout (completed
+    or partial) with ``finalized_at`` in ``(as_of − 30 days, as_of]``.
+    """
+    w = Workout.__table__
+    u = User.__table__
+    recent = (
+        sa.select(w.c.user_id)
+        .where(
+            w.c.status.in_(FINALIZED_STATUSES),
+            w.c.finalized_at > as_of - ACTIVE_WINDOW,
+            w.c.finalized_at <= as_of,
+        )
+        .distinct()
+        .subquery()
+    )
+    stmt = (
+        sa.select(u.c.id)
+        .join(recent, recent.c.user_id == u.c.id)
+        .where(sa.or_(u.c.deleted_at.is_(None), u.c.deleted_at > as_of))
+        .order_by(u.c.id)
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [int(r[0]) for r in conn.execute(stmt)]
+
+
+def users(conn: sa.Connection, user_ids: Sequence[int]) -> pd.DataFrame:
+    u = User.__table__
+    stmt = sa.select(
+        u.c.id,
+        u.c.timezone,
+        u.c.plan,
+        u.c.trial_ends_at,
+        u.c.weekly_session_target,
+        u.c.sex,
+        u.c.birth_date,
+        u.c.height_cm,
+        u.c.created_at,
+        u.c.deleted_at,
+    ).where(u.c.id.in_(list(user_ids))).order_by(u.c.id)
+    return _frame(conn, stmt, USER_COLUMNS)
+
+
+def first_session_at(conn: sa.Connection, user_ids: Sequence[int], as_of: dt.datetime) -> pd.DataFrame:
+    """Each user's earliest finalized session at or before ``as_of`` (``user_id``, ``first_session_at``)."""
+    w = Workout.__table__
+    stmt = (
+        sa.select(w.c.user_id, sa.func.min(w.c.finalized_at))
+        .where(
+            w.c.user_id.in_(list(user_ids)),
+            w.c.status.in_(FINALIZED_STATUSES),
+            w.c.finalized_at <= as_of,
+        )
+        .group_by(w.c.user_id)
+    )
+    rows = conn.execute(stmt).all()
+    frame = pd.DataFrame.from_records(rows, columns=["user_id", "first_session_at"])
+    frame["user_id"] = frame["user_id"].astype("int64")
+    frame["first_session_at"] = pd.to_datetime(frame["first_session_at"], utc=True)
+    return frame
+
+
+def workouts(
+    conn: sa.Connection, user_ids: Sequence[int], after: dt.datetime, until: dt.datetime
+) -> pd.DataFrame:
+    """Workouts of the users finalized in ``(after, until]`` (any status with a finalized_at)."""
+    w = Workout.__table__
+    stmt = sa.select(
+        w.c.id,
+        w.c.user_id,
+        w.c.status,
+        w.c.started_at,
+        w.c.finalized_at,
+        w.c.duration_seconds,
+        w.c.session_rpe,
+    ).where(
+        w.c.user_id.in_(list(user_ids)),
+        w.c.finalized_at > after,
+        w.c.finalized_at <= until,
+    )
+    return _frame(conn, stmt, WORKOUT_COLUMNS)
+
+
+def workout_sets(
+    conn: sa.Connection, user_ids: Sequence[int], after: dt.datetime, until: dt.datetime
+) -> pd.DataFrame:
+    """Sets of the users' workouts finalized in ``(after, until]``, with the workout's user_id."""
+    w = Workout.__table__
+    s = WorkoutSet.__table__
+    stmt = (
+        sa.select(
+            s.c.id,
+            s.c.workout_id,
+            w.c.user_id,
+            s.c.exercise,
+            s.c.muscle_group,
+            s.c.secondary_muscle_group,
+            s.c.reps,
+            s.c.weight_kg,
+            s.c.rpe,
+            s.c.is_warmup,
+        )
+        .join(w, w.c.id == s.c.workout_id)
+        .where(
+            w.c.user_id.in_(list(user_ids)),
+            w.c.finalized_at > after,
+            w.c.finalized_at <= until,
+        )
+    )
+    return _frame(conn, stmt, SET_COLUMNS)
+
+
+def coach_requests(
+    conn: sa.Connection, user_ids: Sequence[int], first_day: dt.date, last_day: dt.date
+) -> pd.DataFrame:
+    """Σ request_count per user over the UTC days ``[first_day, last_day]``."""
+    t = LlmUsageDaily.__table__
+    stmt = (
+        sa.select(t.c.user_id, sa.func.sum(t.c.request_count))
+        .where(
+            t.c.user_id.in_(list(user_ids)),
+            t.c.usage_date >= first_day,
+            t.c.usage_date <= last_day,
+        )
+        .group_by(t.c.user_id)
+    )
+    frame = pd.DataFrame.from_records(conn.execute(stmt).all(), columns=["user_id", "coach_requests_7d"])
+    frame["user_id"] = frame["user_id"].astype("int64")
+    frame["coach_requests_7d"] = frame["coach_requests_7d"].fillna(0).astype("int64")
+    return frame
+
+
+def usage_for_day(conn: sa.Connection, day: dt.date) -> pd.DataFrame:
+    """``llm_usage_daily`` rows of one UTC day."""
+    t = LlmUsageDaily.__table__
+    stmt = sa.select(
+        t.c.user_id, t.c.request_count, t.c.input_tokens, t.c.output_tokens
+    ).where(t.c.usage_date == day)
+    frame = pd.DataFrame.from_records(
+        conn.execute(stmt).all(),
+        columns=["user_id", "request_count", "input_tokens", "output_tokens"],
+    )
+    for col in frame.columns:
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").fillna(0).astype("int64")
+    return frame
+
+
+def weigh_ins(
+    conn: sa.Connection, user_ids: Sequence[int], after: dt.datetime, until: dt.datetime
+) -> pd.DataFrame:
+    t = BodyWeightLog.__table__
+    stmt = sa.select(t.c.user_id, t.c.measured_at, t.c.weight_kg).where(
+        t.c.user_id.in_(list(user_ids)),
+        t.c.measured_at > after,
+        t.c.measured_at <= until,
+    )
+    return _frame(conn, stmt, ["user_id", "measured_at", "weight_kg"])
+
+
+def metrics_rows(conn: sa.Connection, user_ids: Sequence[int] | None = None, **where: Any) -> pd.DataFrame:
+    """Rows of ``user_behavior_metrics`` (for checks and tests)."""
+    from fitness_jobs.db.schema import UserBehaviorMetrics
+
+    t = UserBehaviorMetrics.__table__
+    stmt = sa.select(t)
+    if user_ids is not None:
+        stmt = stmt.where(t.c.user_id.in_(list(user_ids)))
+    for col, value in where.items():
+        stmt = stmt.where(t.c[col] == value)
+    result = conn.execute(stmt)
+    return pd.DataFrame.from_records(result.all(), columns=list(result.keys()))
+
+
+def existing_report_user_ids(conn: sa.Connection, week_start: dt.date, user_ids: Sequence[int] | None = None) -> set[int]:
+    t = WeeklyReport.__table__
+    stmt = sa.select(t.c.user_id).where(t.c.week_start == week_start)
+    if user_ids is not None:
+        stmt = stmt.where(t.c.user_id.in_(list(user_ids)))
+    return {int(r[0]) for r in conn.execute(stmt)}
