@@ -247,7 +247,10 @@ def _print_nightly(partition: str, outcomes: dict[str, JobOutcome]) -> None:
     )
     print(
         "  timings: "
-        + ", ".join(f"{p} {md.get(p + '_seconds', 0):.2f}s" for p in ("read", "validate", "compute", "write"))
+        + ", ".join(
+            f"{p} {md.get(p + '_seconds', 0):.2f}s"
+            for p in ("read", "validate", "compute", "write")
+        )
         + f" (run {metrics.seconds:.1f}s)"
     )
     failed = md.get("failed_user_ids") or []
@@ -285,6 +288,90 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     return _exit_code(outcomes)
 
 
+def _print_weekly(outcomes: dict[str, JobOutcome]) -> None:
+    reports = outcomes.get("weekly_reports")
+    if reports is None:
+        return
+    md = reports.metadata
+    if reports.failure and not md:
+        print(f"  FAILED: {reports.failure}")
+        return
+    print(
+        f"weekly reports · week {md.get('week', '')}{md.get('mode', '')} · due {md.get('to_generate', 0):,}"
+        f" · written {md.get('written_reports', 0):,} · already had one {md.get('already_reported', 0):,}"
+        f" · failed {md.get('failed_users', 0):,}"
+    )
+    status = md.get("prediction_status") or {}
+    if status:
+        print("  predictions: " + ", ".join(f"{k} {v}" for k, v in sorted(status.items())))
+    excluded = md.get("excluded_rows") or {}
+    if excluded:
+        print("  excluded rows: " + ", ".join(f"{k} {v}" for k, v in sorted(excluded.items())))
+    failed = md.get("failed_user_ids") or []
+    if failed:
+        shown = ", ".join(f"{f['user_id']} ({f['error']})" for f in failed[:10])
+        more = f" and {len(failed) - 10} more" if len(failed) > 10 else ""
+        print(f"  failed users: {shown}{more}")
+    print(f"  dagster run {reports.run_id} ({reports.seconds:.1f}s)")
+
+
+def cmd_weekly(args: argparse.Namespace) -> int:
+    from fitness_jobs.defs.partitions import weekly_partitions
+    from fitness_jobs.pipelines.weekly import week_in_window_span
+
+    now = dt.datetime.now(dt.UTC)
+    config: dict[str, Any] = {"regenerate": bool(args.regenerate)}
+    if args.user_id:
+        config["user_ids"] = sorted(set(args.user_id))
+    if args.chunk_size is not None:
+        config["chunk_size"] = args.chunk_size
+    if args.week is not None:
+        if args.at is not None:
+            raise CliUsageError("give either --week (catch-up) or --at (window mode), not both")
+        week = args.week
+        if week.weekday() != 0:
+            raise CliUsageError(f"--week {week} is not a Monday (a week is named by its Monday)")
+        config["mode"] = "catch_up"
+    else:
+        at = args.at or now
+        found = week_in_window_span(at)
+        if found is None:
+            print(
+                f"weekly reports · {at.isoformat(timespec='minutes')}: no time zone is inside its "
+                "Monday 03:00–06:00 window, nothing to do"
+            )
+            return EXIT_OK
+        week = found
+        config.update(mode="window", at=at.isoformat())
+    keys = weekly_partitions.get_partition_keys(
+        current_time=max(now, dt.datetime.combine(week, dt.time(12), dt.UTC))
+    )
+    if week.isoformat() not in keys:
+        raise CliUsageError(
+            f"week {week} is not a partition (first week {keys[0] if keys else '?'})"
+        )
+    outcomes = run_job(
+        "weekly_reports_job",
+        partition_key=week.isoformat(),
+        op_config={"weekly_reports": config},
+        log_level=_log_level(args),
+        tags={"fitness_jobs/trigger": "cli", "fitness_jobs/mode": config["mode"]},
+    )
+    for outcome in outcomes.values():
+        outcome.metadata.setdefault("week", week.isoformat())
+    reports = outcomes.get("weekly_reports")
+    if reports is not None:
+        reports.metadata["week"] = f"{week.isoformat()} ("
+        reports.metadata["mode"] = f"{config['mode']})"
+    _print_weekly(outcomes)
+    if args.show_sample and reports is not None:
+        preview = reports.metadata.get("preview")
+        if preview:
+            print()
+            print(preview)
+    return _exit_code(outcomes)
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -297,11 +384,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    db = sub.add_parser("db", help="app database schema").add_subparsers(dest="db_command", required=True)
+    db = sub.add_parser("db", help="app database schema").add_subparsers(
+        dest="db_command", required=True
+    )
     db.add_parser("init", help="create the tables (idempotent)").set_defaults(func=cmd_db_init)
 
-    demo = sub.add_parser("demo", help="synthetic demo data").add_subparsers(dest="demo_command", required=True)
-    seed = demo.add_parser("seed", help="write realistic synthetic users, workouts, weigh-ins, usage")
+    demo = sub.add_parser("demo", help="synthetic demo data").add_subparsers(
+        dest="demo_command", required=True
+    )
+    seed = demo.add_parser(
+        "seed", help="write realistic synthetic users, workouts, weigh-ins, usage"
+    )
     seed.add_argument("--users", type=_positive, required=True, help="number of users")
     seed.add_argument("--seed", type=int, default=42, help="random seed (same seed, same data)")
     seed.add_argument("--days", type=_positive, default=120, help="days of history ending today")
@@ -319,6 +412,28 @@ def build_parser() -> argparse.ArgumentParser:
     nightly.add_argument("--chunk-size", type=_positive, help="users per batch (memory bound)")
     nightly.add_argument("--quiet", action="store_true", help="only warnings and the summary")
     nightly.set_defaults(func=cmd_nightly)
+
+    weekly = sub.add_parser(
+        "weekly",
+        help="weekly reports and predictions (window mode at --at, or catch-up for --week)",
+        description="Window mode (default): the eligible users inside their local Monday "
+        "03:00–06:00 window at --at (default now) without a report; meant to run hourly. "
+        "Catch-up mode (--week): every eligible user of that week with no report, ignoring the clock.",
+    )
+    weekly.add_argument("--at", type=_instant, help="reference instant, ISO-8601 with offset")
+    weekly.add_argument("--week", type=_date, help="catch-up for the week starting this Monday")
+    weekly.add_argument(
+        "--regenerate",
+        action="store_true",
+        help="rewrite existing reports and predictions (after a fix); with --user-id only those",
+    )
+    weekly.add_argument(
+        "--user-id", type=_positive, action="append", help="only this user (repeatable)"
+    )
+    weekly.add_argument("--chunk-size", type=_positive, help="users per batch (memory bound)")
+    weekly.add_argument("--show-sample", action="store_true", help="print one sample report")
+    weekly.add_argument("--quiet", action="store_true", help="only warnings and the summary")
+    weekly.set_defaults(func=cmd_weekly)
     return parser
 
 

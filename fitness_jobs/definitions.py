@@ -18,7 +18,12 @@ from fitness_jobs.defs.weekly import weekly_report_sensor, weekly_reports, weekl
 def build_definitions() -> dg.Definitions:
     """The code location, with the app database taken from the environment now."""
     return dg.Definitions(
-        assets=[*APP_TABLE_SPECS.values(), user_behavior_metrics, coach_usage_daily, weekly_reports],
+        assets=[
+            *APP_TABLE_SPECS.values(),
+            user_behavior_metrics,
+            coach_usage_daily,
+            weekly_reports,
+        ],
         jobs=[nightly_metrics_job, weekly_reports_job],
         schedules=[nightly_metrics_schedule],
         sensors=[weekly_report_sensor],

@@ -40,7 +40,9 @@ def user(user_id: int, **overrides: Any) -> dict[str, Any]:
     return row
 
 
-def workout(user_id: int, finalized_at: dt.datetime | str | None, **overrides: Any) -> dict[str, Any]:
+def workout(
+    user_id: int, finalized_at: dt.datetime | str | None, **overrides: Any
+) -> dict[str, Any]:
     fin = ts(finalized_at) if isinstance(finalized_at, str) else finalized_at
     duration = overrides.pop("duration_seconds", 3600)
     started = overrides.pop("started_at", None)

@@ -25,9 +25,15 @@ TZ_INVALID = "invalid"
 EPOCH = dt.date(1970, 1, 1)
 
 
+# Files a system zoneinfo directory may hold that are not IANA zone names: ``localtime``
+# is the host's own zone (different on every machine), ``posixrules`` a template and
+# ``Factory`` a placeholder meaning "zone not set".
+_NOT_USER_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
 @lru_cache(maxsize=1)
 def _canonical_by_lower() -> dict[str, str]:
-    names = zoneinfo.available_timezones()
+    names = zoneinfo.available_timezones() - _NOT_USER_ZONES
     return {name.lower(): name for name in names}
 
 

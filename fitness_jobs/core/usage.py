@@ -16,7 +16,7 @@ def summarize_coach_usage(usage: pd.DataFrame) -> dict[str, int | float | None]:
     active = usage[usage["request_count"] > 0]
     requests = active["request_count"].to_numpy(dtype=float)
     return {
-        "users_with_usage": int(len(active)),
+        "users_with_usage": len(active),
         "total_requests": int(active["request_count"].sum()),
         "total_input_tokens": int(active["input_tokens"].sum()),
         "total_output_tokens": int(active["output_tokens"].sum()),

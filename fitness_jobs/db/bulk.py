@@ -32,7 +32,7 @@ def table(name: str) -> sa.Table:
 
 def _py(value: Any) -> Any:
     """A plain Python value for a driver: numpy scalars unwrapped, NaN/NaT to None."""
-    if value is None or value is pd.NaT:
+    if value is None or value is pd.NaT or value is pd.NA:
         return None
     if isinstance(value, np.generic):
         value = value.item()
@@ -43,7 +43,9 @@ def _py(value: Any) -> Any:
     return value
 
 
-def records_from_frame(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+def records_from_frame(
+    frame: pd.DataFrame, columns: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
     """Rows of ``frame`` as dicts of plain Python values (NaN → None)."""
     cols = list(columns) if columns is not None else list(frame.columns)
     out: list[dict[str, Any]] = []
@@ -52,7 +54,7 @@ def records_from_frame(frame: pd.DataFrame, columns: Sequence[str] | None = None
     return out
 
 
-def _copy_value(value: Any, column: sa.Column[Any]) -> Any:
+def _copy_value(value: Any, column: sa.ColumnElement[Any]) -> Any:
     value = _py(value)
     if value is None:
         return None
@@ -63,21 +65,32 @@ def _copy_value(value: Any, column: sa.Column[Any]) -> Any:
     return value
 
 
-def copy_into(conn: sa.Connection, tbl: sa.Table | str, records: Sequence[Mapping[str, Any]],
-              columns: Sequence[str] | None = None) -> int:
-    """COPY ``records`` into a PostgreSQL table (or temp table) in one stream."""
+def copy_into(
+    conn: sa.Connection,
+    tbl: sa.Table,
+    records: Sequence[Mapping[str, Any]],
+    columns: Sequence[str] | None = None,
+    *,
+    into: str | None = None,
+) -> int:
+    """COPY ``records`` into a PostgreSQL table in one stream.
+
+    ``tbl`` gives the column types; ``into`` names another target with the same
+    columns (a staging temp table).
+    """
     if not records:
         return 0
-    target = tbl if isinstance(tbl, str) else tbl.name
-    meta_tbl = Base.metadata.tables.get(target) if isinstance(tbl, str) else tbl
+    target = into or tbl.name
     cols = list(columns) if columns is not None else list(records[0].keys())
-    col_objs = [meta_tbl.c[c] if meta_tbl is not None else sa.column(c) for c in cols]
+    col_objs = [tbl.c[c] for c in cols]
     raw = conn.connection.driver_connection
     assert raw is not None
     quoted = ", ".join(f'"{c}"' for c in cols)
     with raw.cursor() as cur, cur.copy(f'COPY "{target}" ({quoted}) FROM STDIN') as copy:
         for rec in records:
-            copy.write_row([_copy_value(rec.get(c), co) for c, co in zip(cols, col_objs, strict=True)])
+            copy.write_row(
+                [_copy_value(rec.get(c), co) for c, co in zip(cols, col_objs, strict=True)]
+            )
     return len(records)
 
 
@@ -137,7 +150,7 @@ def upsert(
         )
         conn.exec_driver_sql(f'TRUNCATE "{stage}"')
         for part in _chunks(records, PG_COPY_CHUNK_ROWS):
-            copy_into(conn, stage, part, cols)
+            copy_into(conn, tbl, part, cols, into=stage)
         quoted = ", ".join(f'"{c}"' for c in cols)
         keys = ", ".join(f'"{k}"' for k in key)
         if on_conflict == "update" and update_cols:

@@ -50,7 +50,9 @@ def partition_lock(engine: sa.Engine, name: str, timeout_s: float = 3600.0) -> I
                 conn.commit()
         return
     db_path = engine.url.database
-    folder = Path(db_path).parent if db_path and db_path != ":memory:" else Path(tempfile.gettempdir())
+    folder = (
+        Path(db_path).parent if db_path and db_path != ":memory:" else Path(tempfile.gettempdir())
+    )
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
     lock_path = folder / f".{Path(db_path or 'memory').name}.{safe}.lock"
     with open(lock_path, "a+") as handle:

@@ -60,8 +60,23 @@ SET_COLUMNS = [
     "rpe",
     "is_warmup",
 ]
-TIMESTAMP_COLUMNS = ("trial_ends_at", "created_at", "deleted_at", "started_at", "finalized_at", "measured_at")
-FLOAT_COLUMNS = ("weekly_session_target", "height_cm", "duration_seconds", "session_rpe", "reps", "weight_kg", "rpe")
+TIMESTAMP_COLUMNS = (
+    "trial_ends_at",
+    "created_at",
+    "deleted_at",
+    "started_at",
+    "finalized_at",
+    "measured_at",
+)
+FLOAT_COLUMNS = (
+    "weekly_session_target",
+    "height_cm",
+    "duration_seconds",
+    "session_rpe",
+    "reps",
+    "weight_kg",
+    "rpe",
+)
 
 
 def _frame(conn: sa.Connection, stmt: sa.Select[Any], columns: Sequence[str]) -> pd.DataFrame:
@@ -110,22 +125,28 @@ def active_user_ids(conn: sa.Connection, as_of: dt.datetime, limit: int | None =
 
 def users(conn: sa.Connection, user_ids: Sequence[int]) -> pd.DataFrame:
     u = User.__table__
-    stmt = sa.select(
-        u.c.id,
-        u.c.timezone,
-        u.c.plan,
-        u.c.trial_ends_at,
-        u.c.weekly_session_target,
-        u.c.sex,
-        u.c.birth_date,
-        u.c.height_cm,
-        u.c.created_at,
-        u.c.deleted_at,
-    ).where(u.c.id.in_(list(user_ids))).order_by(u.c.id)
+    stmt = (
+        sa.select(
+            u.c.id,
+            u.c.timezone,
+            u.c.plan,
+            u.c.trial_ends_at,
+            u.c.weekly_session_target,
+            u.c.sex,
+            u.c.birth_date,
+            u.c.height_cm,
+            u.c.created_at,
+            u.c.deleted_at,
+        )
+        .where(u.c.id.in_(list(user_ids)))
+        .order_by(u.c.id)
+    )
     return _frame(conn, stmt, USER_COLUMNS)
 
 
-def first_session_at(conn: sa.Connection, user_ids: Sequence[int], as_of: dt.datetime) -> pd.DataFrame:
+def first_session_at(
+    conn: sa.Connection, user_ids: Sequence[int], as_of: dt.datetime
+) -> pd.DataFrame:
     """Each user's earliest finalized session at or before ``as_of`` (``user_id``, ``first_session_at``)."""
     w = Workout.__table__
     stmt = (
@@ -208,7 +229,9 @@ def coach_requests(
         )
         .group_by(t.c.user_id)
     )
-    frame = pd.DataFrame.from_records(conn.execute(stmt).all(), columns=["user_id", "coach_requests_7d"])
+    frame = pd.DataFrame.from_records(
+        conn.execute(stmt).all(), columns=["user_id", "coach_requests_7d"]
+    )
     frame["user_id"] = frame["user_id"].astype("int64")
     frame["coach_requests_7d"] = frame["coach_requests_7d"].fillna(0).astype("int64")
     return frame
@@ -217,9 +240,9 @@ def coach_requests(
 def usage_for_day(conn: sa.Connection, day: dt.date) -> pd.DataFrame:
     """``llm_usage_daily`` rows of one UTC day."""
     t = LlmUsageDaily.__table__
-    stmt = sa.select(
-        t.c.user_id, t.c.request_count, t.c.input_tokens, t.c.output_tokens
-    ).where(t.c.usage_date == day)
+    stmt = sa.select(t.c.user_id, t.c.request_count, t.c.input_tokens, t.c.output_tokens).where(
+        t.c.usage_date == day
+    )
     frame = pd.DataFrame.from_records(
         conn.execute(stmt).all(),
         columns=["user_id", "request_count", "input_tokens", "output_tokens"],
@@ -227,6 +250,17 @@ def usage_for_day(conn: sa.Connection, day: dt.date) -> pd.DataFrame:
     for col in frame.columns:
         frame[col] = pd.to_numeric(frame[col], errors="coerce").fillna(0).astype("int64")
     return frame
+
+
+def users_with_usage(conn: sa.Connection, day: dt.date) -> int:
+    """How many users had non-zero coach usage on UTC ``day`` (the old job's log line)."""
+    t = LlmUsageDaily.__table__
+    stmt = (
+        sa.select(sa.func.count())
+        .select_from(t)
+        .where(t.c.usage_date == day, t.c.request_count > 0)
+    )
+    return int(conn.execute(stmt).scalar_one())
 
 
 def weigh_ins(
@@ -241,7 +275,9 @@ def weigh_ins(
     return _frame(conn, stmt, ["user_id", "measured_at", "weight_kg"])
 
 
-def metrics_rows(conn: sa.Connection, user_ids: Sequence[int] | None = None, **where: Any) -> pd.DataFrame:
+def metrics_rows(
+    conn: sa.Connection, user_ids: Sequence[int] | None = None, **where: Any
+) -> pd.DataFrame:
     """Rows of ``user_behavior_metrics`` (for checks and tests)."""
     from fitness_jobs.db.schema import UserBehaviorMetrics
 
@@ -255,7 +291,9 @@ def metrics_rows(conn: sa.Connection, user_ids: Sequence[int] | None = None, **w
     return pd.DataFrame.from_records(result.all(), columns=list(result.keys()))
 
 
-def existing_report_user_ids(conn: sa.Connection, week_start: dt.date, user_ids: Sequence[int] | None = None) -> set[int]:
+def existing_report_user_ids(
+    conn: sa.Connection, week_start: dt.date, user_ids: Sequence[int] | None = None
+) -> set[int]:
     t = WeeklyReport.__table__
     stmt = sa.select(t.c.user_id).where(t.c.week_start == week_start)
     if user_ids is not None:

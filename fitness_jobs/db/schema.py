@@ -123,9 +123,7 @@ class BodyWeightLog(Base):
 class LlmUsageDaily(Base):
     __tablename__ = "llm_usage_daily"
 
-    user_id: Mapped[int] = mapped_column(
-        sa.BigInteger, sa.ForeignKey("users.id"), primary_key=True
-    )
+    user_id: Mapped[int] = mapped_column(sa.BigInteger, sa.ForeignKey("users.id"), primary_key=True)
     usage_date: Mapped[dt.date] = mapped_column(sa.Date, primary_key=True)
     request_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     input_tokens: Mapped[int] = mapped_column(sa.BigInteger, default=0)
@@ -241,7 +239,9 @@ class TransformationPrediction(Base):
     flags: Mapped[list[str]] = mapped_column(JSONType)
 
     __table_args__ = (
-        sa.UniqueConstraint("user_id", "week_start", name="uq_transformation_predictions_user_week"),
+        sa.UniqueConstraint(
+            "user_id", "week_start", name="uq_transformation_predictions_user_week"
+        ),
         sa.Index("ix_transformation_predictions_week", "week_start"),
     )
 

@@ -14,8 +14,7 @@ import sqlalchemy as sa
 from fitness_jobs.db.bulk import is_transient
 from fitness_jobs.db.engine import DatabaseConfigError
 from fitness_jobs.db.locks import LockTimeout
-from fitness_jobs.pipelines import Log
-from fitness_jobs.pipelines import UsageError
+from fitness_jobs.pipelines import Log, UsageError
 
 T = TypeVar("T")
 
@@ -30,7 +29,6 @@ DB_RETRY_POLICY = dg.RetryPolicy(
     backoff=dg.Backoff.EXPONENTIAL,
     jitter=dg.Jitter.PLUS_MINUS,
 )
-
 
 
 def run_or_fail(work: Callable[[], T]) -> T:

@@ -4,11 +4,9 @@ Thin glue: ``fitness_jobs.pipelines.nightly`` does the work and returns a report
 that becomes metadata, check results and log lines here.
 """
 
-
 import datetime as dt
 import json
-
-from typing import Any, Optional
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
@@ -38,7 +36,7 @@ METRICS_GROUP = "coach_metrics"
 class NightlyMetricsConfig(dg.Config):
     """Run configuration of ``user_behavior_metrics`` (the old job's flags)."""
 
-    limit: Optional[int] = Field(
+    limit: int | None = Field(
         default=None,
         description="Process only the first N active users by id (the old --limit). "
         "0 processes nobody; a negative value is rejected.",
@@ -189,11 +187,15 @@ def user_behavior_metrics(
     retry_policy=DB_RETRY_POLICY,
     description="AI-coach usage of the UTC day: users with usage, totals, p95 and max per user.",
 )
-def coach_usage_daily(context: dg.AssetExecutionContext, app_db: AppDatabase) -> dg.MaterializeResult:
+def coach_usage_daily(
+    context: dg.AssetExecutionContext, app_db: AppDatabase
+) -> dg.MaterializeResult:
     day = dt.date.fromisoformat(context.partition_key)
     row = run_or_fail(lambda: run_coach_usage(app_db.engine(), day))
     context.log.info(f"users with non-zero coach usage on {day} (UTC): {row['users_with_usage']}")
-    summary = {k: v for k, v in row.items() if k not in ("usage_date", "computed_at")}
+    summary: dict[str, Any] = {
+        k: v for k, v in row.items() if k not in ("usage_date", "computed_at")
+    }
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": 1,

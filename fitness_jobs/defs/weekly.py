@@ -4,12 +4,11 @@ One op materialises both assets, because a report and its prediction are written
 the same transaction per user (the report row is the exactly-once claim).
 """
 
-
 import datetime as dt
 import json
 import os
 from collections.abc import Iterator
-from typing import Any, Optional
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
@@ -50,7 +49,7 @@ class WeeklyReportsConfig(dg.Config):
         "of the week whose local week is over and who has no report. 'window': only users inside "
         "their local Monday 03:00–06:00 window at `at` (what the sensor launches).",
     )
-    at: Optional[str] = Field(
+    at: str | None = Field(
         default=None,
         description="Window mode's reference instant, ISO-8601 with offset (default: run start).",
     )
@@ -59,7 +58,7 @@ class WeeklyReportsConfig(dg.Config):
         description="Rewrite existing reports and predictions (after a fix). Without it nothing "
         "is ever overwritten or duplicated.",
     )
-    user_ids: Optional[list[int]] = Field(
+    user_ids: list[int] | None = Field(
         default=None, description="Only these users (e.g. regenerate one user's report)."
     )
     chunk_size: int = Field(default=DEFAULT_CHUNK_SIZE, description="Users per batch.")
@@ -239,7 +238,9 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def weekly_sensor_result(app_db: AppDatabase, now: dt.datetime, cursor: str | None) -> dg.SensorResult:
+def weekly_sensor_result(
+    app_db: AppDatabase, now: dt.datetime, cursor: str | None
+) -> dg.SensorResult:
     """What ``weekly_report_sensor`` does at ``now``: one run per (week, UTC hour) when
     anyone is due; a cursor that records the decision."""
     now = now.astimezone(dt.UTC)
@@ -281,5 +282,7 @@ def weekly_sensor_result(app_db: AppDatabase, now: dt.datetime, cursor: str | No
     "03:00–06:00 window without a report, request one window-mode run of that week "
     "(run key per week and UTC hour, so ticks never double-launch).",
 )
-def weekly_report_sensor(context: dg.SensorEvaluationContext, app_db: AppDatabase) -> dg.SensorResult:
+def weekly_report_sensor(
+    context: dg.SensorEvaluationContext, app_db: AppDatabase
+) -> dg.SensorResult:
     return weekly_sensor_result(app_db, utc_now(), context.cursor)

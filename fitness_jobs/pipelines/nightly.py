@@ -127,9 +127,7 @@ def run_nightly(
         started = time.perf_counter()
         with engine.connect() as conn:
             user_ids = reads.active_user_ids(conn, as_of, limit)
-            report.coach_users_with_usage = summarize_coach_usage(reads.usage_for_day(conn, partition))[
-                "users_with_usage"
-            ] or 0
+            report.coach_users_with_usage = reads.users_with_usage(conn, partition)
         report.timings["read"] += time.perf_counter() - started
         report.active_users = len(user_ids)
         log("info", f"partition {partition}: {len(user_ids)} active users at {as_of.isoformat()}")
@@ -219,7 +217,9 @@ def _process_chunk(
 
     def write(conn: sa.Connection, ids: Sequence[int]) -> int:
         rows = [by_user[i] for i in ids]
-        return len(upsert(conn, METRICS_TABLE, rows, METRICS_KEY, unchanged_unless=COMPARED_COLUMNS))
+        return len(
+            upsert(conn, METRICS_TABLE, rows, METRICS_KEY, unchanged_unless=COMPARED_COLUMNS)
+        )
 
     written = write_isolated(engine, list(by_user), write)
     report.failed.update(written.failed)
@@ -232,12 +232,16 @@ def _process_chunk(
     report.lapse_risk.update(ok["lapse_risk"].astype(str).tolist())
     report.metrics_dates.update(str(d) for d in ok["metrics_date"].tolist())
     if len(report.sample) < 5:
-        report.sample = pd.concat([report.sample, ok.head(5 - len(report.sample))], ignore_index=True)
+        report.sample = pd.concat(
+            [report.sample, ok.head(5 - len(report.sample))], ignore_index=True
+        )
     if written.failed:
         log("warning", f"write refused for users {sorted(written.failed)[:20]}")
 
 
-def users_without_metrics(engine: sa.Engine, as_of: dt.datetime, user_ids: Sequence[int]) -> list[int]:
+def users_without_metrics(
+    engine: sa.Engine, as_of: dt.datetime, user_ids: Sequence[int]
+) -> list[int]:
     """Of ``user_ids``, those with no ``user_behavior_metrics`` row for snapshot ``as_of``."""
     from fitness_jobs.db.schema import UserBehaviorMetrics
 
@@ -284,14 +288,18 @@ def metrics_range_violations(engine: sa.Engine, as_of: dt.datetime) -> dict[str,
     with engine.connect() as conn:
         for name, condition in RANGE_RULES.items():
             count = conn.execute(
-                sa.select(sa.func.count()).select_from(t).where(t.c.snapshot_at == as_of, sa.text(condition))
+                sa.select(sa.func.count())
+                .select_from(t)
+                .where(t.c.snapshot_at == as_of, sa.text(condition))
             ).scalar_one()
             if count:
                 out[name] = int(count)
     return out
 
 
-def run_coach_usage(engine: sa.Engine, day: dt.date, *, now: dt.datetime | None = None) -> dict[str, object]:
+def run_coach_usage(
+    engine: sa.Engine, day: dt.date, *, now: dt.datetime | None = None
+) -> dict[str, object]:
     """Summarise ``llm_usage_daily`` of UTC ``day`` into ``coach_usage_daily`` (upsert)."""
     require_tables(engine, ("llm_usage_daily", "coach_usage_daily"))
     with engine.connect() as conn:

@@ -47,9 +47,16 @@ from fitness_jobs.core.validation import (
     validate_workouts,
 )
 from fitness_jobs.db import reads
-from fitness_jobs.db.bulk import chunked, records_from_frame, upsert, write_isolated
+from fitness_jobs.db.bulk import OnConflict, chunked, records_from_frame, upsert, write_isolated
 from fitness_jobs.db.locks import partition_lock
-from fitness_jobs.db.schema import APP_TABLES, TransformationPrediction, User, WeeklyReport, Workout, WorkoutSet
+from fitness_jobs.db.schema import (
+    APP_TABLES,
+    TransformationPrediction,
+    User,
+    WeeklyReport,
+    Workout,
+    WorkoutSet,
+)
 from fitness_jobs.pipelines import Log, Progress, UsageError, no_log, no_progress, require_tables
 
 Mode = Literal["window", "catch_up"]
@@ -152,7 +159,8 @@ def eligibility_candidates(conn: sa.Connection, since: dt.datetime) -> pd.DataFr
         .order_by(u.c.id)
     )
     frame = pd.DataFrame.from_records(
-        conn.execute(stmt).all(), columns=["user_id", "timezone", "plan", "trial_ends_at", "deleted_at"]
+        conn.execute(stmt).all(),
+        columns=["user_id", "timezone", "plan", "trial_ends_at", "deleted_at"],
     )
     frame["user_id"] = frame["user_id"].astype("int64")
     for col in ("trial_ends_at", "deleted_at"):
@@ -171,7 +179,11 @@ def _zone_instants(tz: pd.Series, date: dt.date, clock: dt.time) -> pd.Series:
 
 def _eligible_at(frame: pd.DataFrame, instants: pd.Series) -> pd.Series:
     not_deleted = frame["deleted_at"].isna() | (frame["deleted_at"] > instants)
-    trial_ok = (frame["plan"] == "pro") | frame["trial_ends_at"].isna() | (frame["trial_ends_at"] > instants)
+    trial_ok = (
+        (frame["plan"] == "pro")
+        | frame["trial_ends_at"].isna()
+        | (frame["trial_ends_at"] > instants)
+    )
     return not_deleted & trial_ok & frame["plan"].isin(["pro", "trial"])
 
 
@@ -190,7 +202,9 @@ def due_users(
     ``invalid_timezone`` (in window mode only during the UTC window, so that the
     failure is reported once a week, not every hour).
     """
-    since = dt.datetime.combine(week + dt.timedelta(days=7), dt.time(0), dt.UTC) - dt.timedelta(days=1)
+    since = dt.datetime.combine(week + dt.timedelta(days=7), dt.time(0), dt.UTC) - dt.timedelta(
+        days=1
+    )
     cand = eligibility_candidates(conn, min(since, at - dt.timedelta(days=1)))
     if user_ids is not None:
         cand = cand[cand["user_id"].isin(set(user_ids))]
@@ -221,13 +235,17 @@ def due_users(
         utc_start = pd.Timestamp(local_time_utc(report_day, WINDOW_START, "UTC"))
         bad = bad[_eligible_at(bad, pd.Series(utc_start, index=bad.index))]
         invalid = {int(uid): INVALID_TIMEZONE for uid in bad["user_id"]}
-    return chosen[["user_id", "tz", "window_start", "window_end", "week_end"]].reset_index(drop=True), invalid
+    return chosen[["user_id", "tz", "window_start", "window_end", "week_end"]].reset_index(
+        drop=True
+    ), invalid
 
 
 # --------------------------------------------------------------------------- reads
 
 
-def prior_best_e1rm(conn: sa.Connection, user_ids: Sequence[int], until: dt.datetime) -> pd.DataFrame:
+def prior_best_e1rm(
+    conn: sa.Connection, user_ids: Sequence[int], until: dt.datetime
+) -> pd.DataFrame:
     """Best Epley e1RM per (user, exercise) over working sets of sessions finalized ≤ ``until``.
 
     Same rules as the report: reps 1 → the weight, 2–10 → ``w·(1 + r/30)``, over 10 ignored;
@@ -254,7 +272,9 @@ def prior_best_e1rm(conn: sa.Connection, user_ids: Sequence[int], until: dt.date
         )
         .group_by(w.c.user_id, s.c.exercise)
     )
-    frame = pd.DataFrame.from_records(conn.execute(stmt).all(), columns=["user_id", "exercise", "best_e1rm"])
+    frame = pd.DataFrame.from_records(
+        conn.execute(stmt).all(), columns=["user_id", "exercise", "best_e1rm"]
+    )
     frame["user_id"] = frame["user_id"].astype("int64")
     frame["best_e1rm"] = frame["best_e1rm"].astype(float)
     return frame
@@ -327,7 +347,9 @@ def run_weekly(
         )
         done = 0
         for chunk in chunked(todo["user_id"].tolist(), chunk_size):
-            _process_chunk(engine, week, todo[todo["user_id"].isin(chunk)], regenerate, generated_at, run, log)
+            _process_chunk(
+                engine, week, todo[todo["user_id"].isin(chunk)], regenerate, generated_at, run, log
+            )
             done += len(chunk)
             progress(done, len(todo))
     if run.failed:
@@ -351,9 +373,11 @@ def _process_chunk(
     week_end_utc = dt.datetime.combine(week + dt.timedelta(days=7), dt.time(0), dt.UTC)
     upper = week_end_utc + MARGIN
     history_after = week_end_utc - dt.timedelta(days=HISTORY_DAYS + 2) - MARGIN
-    detail_after = dt.datetime.combine(week, dt.time(0), dt.UTC) - dt.timedelta(
-        days=7 * REPORT_WEEKS_BACK
-    ) - MARGIN
+    detail_after = (
+        dt.datetime.combine(week, dt.time(0), dt.UTC)
+        - dt.timedelta(days=7 * REPORT_WEEKS_BACK)
+        - MARGIN
+    )
     weigh_after = week_end_utc - dt.timedelta(days=WEIGH_IN_DAYS) - MARGIN
 
     started = time.perf_counter()
@@ -385,7 +409,9 @@ def _process_chunk(
     sets = sets[sets["workout_id"].isin(set(workouts["workout_id"].tolist()))]
     weights = weights[weights["measured_at"] < weights["user_id"].map(cutoff)]
     tz_of = users.set_index("user_id")["tz"]
-    weights = weights.assign(local_day=local_day_numbers(weights["measured_at"], weights["user_id"].map(tz_of)))
+    weights = weights.assign(
+        local_day=local_day_numbers(weights["measured_at"], weights["user_id"].map(tz_of))
+    )
     run.timings["validate"] += time.perf_counter() - started
 
     started = time.perf_counter()
@@ -403,7 +429,9 @@ def _process_chunk(
             pb = best[best["user_id"].isin(keep)]
         metrics = compute_behavior_metrics(u, w, s)
         profiles = u[["user_id", "sex", "birth_date", "height_cm"]]
-        predictions = predict_transformations(b[["user_id", "local_day", "weight_kg"]], profiles, week_day)
+        predictions = predict_transformations(
+            b[["user_id", "local_day", "weight_kg"]], profiles, week_day
+        )
         reports = build_weekly_reports(u, week_day, w, s, pb, metrics, predictions)
         return reports, predictions
 
@@ -422,10 +450,12 @@ def _process_chunk(
     started = time.perf_counter()
     report_rows = {r["user_id"]: r for r in records_from_frame(reports, REPORT_COLUMNS)}
     prediction_rows = {p["user_id"]: p for p in records_from_frame(predictions, PREDICTION_COLUMNS)}
-    policy = "update" if regenerate else "ignore"
+    policy: OnConflict = "update" if regenerate else "ignore"
 
     def write(conn: sa.Connection, chosen: Sequence[int]) -> list[int]:
-        claimed = upsert(conn, "weekly_reports", [report_rows[i] for i in chosen], KEY, on_conflict=policy)
+        claimed = upsert(
+            conn, "weekly_reports", [report_rows[i] for i in chosen], KEY, on_conflict=policy
+        )
         claimed_ids = [int(k[0]) for k in claimed]
         upsert(
             conn,
@@ -468,7 +498,9 @@ def _process_chunk(
 # --------------------------------------------------------------------------- checks
 
 
-def missing_reports(engine: sa.Engine, week: dt.date, *, now: dt.datetime | None = None) -> dict[str, Any]:
+def missing_reports(
+    engine: sa.Engine, week: dt.date, *, now: dt.datetime | None = None
+) -> dict[str, Any]:
     """Coverage of week ``week``: eligible users without a report once every window has closed."""
     now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     deadline = coverage_deadline(week)
@@ -497,7 +529,9 @@ def sensor_due_count(conn: sa.Connection, at: dt.datetime) -> tuple[dt.date | No
     return week, int((~due["user_id"].isin(existing)).sum())
 
 
-def report_rows(engine: sa.Engine, week: dt.date, user_ids: Sequence[int] | None = None) -> pd.DataFrame:
+def report_rows(
+    engine: sa.Engine, week: dt.date, user_ids: Sequence[int] | None = None
+) -> pd.DataFrame:
     t = WeeklyReport.__table__
     stmt = sa.select(t).where(t.c.week_start == week)
     if user_ids is not None:

@@ -70,7 +70,11 @@ def _materialize(engine: sa.Engine, partition: str, **config: object) -> dg.Exec
 
 
 def test_materialization_metadata_and_passing_checks(db_engine: sa.Engine) -> None:
-    write(db_engine, users=[user(1), user(2, timezone=None)], workouts=[workout(1, "2026-11-27 10:00"), workout(2, "2026-11-28 23:00")])
+    write(
+        db_engine,
+        users=[user(1), user(2, timezone=None)],
+        workouts=[workout(1, "2026-11-27 10:00"), workout(2, "2026-11-28 23:00")],
+    )
     result = _materialize(db_engine, "2026-11-28")
     assert result.success
     mats = result.asset_materializations_for_node("user_behavior_metrics")
@@ -97,7 +101,9 @@ def test_a_failed_user_fails_the_blocking_check_and_the_run(db_engine: sa.Engine
     assert md["failed_user_ids"] == [{"user_id": 2, "error": "invalid_timezone"}]
     # The good user's row is committed all the same.
     with db_engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT user_id FROM user_behavior_metrics")).scalars().all() == [1]
+        assert conn.execute(
+            sa.text("SELECT user_id FROM user_behavior_metrics")
+        ).scalars().all() == [1]
 
 
 def test_negative_limit_is_a_configuration_failure(db_engine: sa.Engine) -> None:
@@ -110,15 +116,23 @@ def test_negative_limit_is_a_configuration_failure(db_engine: sa.Engine) -> None
 
 
 @pytest.fixture
-def cli_env(db_engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[sa.Engine]:
+def cli_env(
+    db_engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[sa.Engine]:
     monkeypatch.setenv("FITNESS_DATABASE_URL", _url(db_engine))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     (tmp_path / "dagster_home").mkdir()
     yield db_engine
 
 
-def test_cli_exit_codes_and_run_history(cli_env: sa.Engine, capsys: pytest.CaptureFixture[str]) -> None:
-    write(cli_env, users=[user(1), user(2)], workouts=[workout(1, "2026-11-27 10:00"), workout(2, "2026-11-27 11:00")])
+def test_cli_exit_codes_and_run_history(
+    cli_env: sa.Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(
+        cli_env,
+        users=[user(1), user(2)],
+        workouts=[workout(1, "2026-11-27 10:00"), workout(2, "2026-11-27 11:00")],
+    )
     assert cli.main(["nightly", "--partition", "2026-11-28", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "active users 2" in out and "failed 0" in out
@@ -131,7 +145,10 @@ def test_cli_exit_codes_and_run_history(cli_env: sa.Engine, capsys: pytest.Captu
     from fitness_jobs.jobs import nightly_job
 
     code = nightly_job.main(["--limit", "5", "--quiet"])
-    assert code in (0, 1)  # default partition depends on today's date; the explicit run below does not
+    assert code in (
+        0,
+        1,
+    )  # default partition depends on today's date; the explicit run below does not
     assert cli.main(["nightly", "--partition", "2026-11-28", "--quiet"]) == 1
     out = capsys.readouterr().out
     assert "3 (invalid_timezone)" in out

@@ -120,7 +120,9 @@ def test_dst_fall_back_day_counts_both_ambiguous_hours(db_engine: sa.Engine) -> 
     assert row.days_since_last_session == 0
 
 
-def test_a_user_whose_data_raises_fails_alone(db_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_user_whose_data_raises_fails_alone(
+    db_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write(
         db_engine,
         users=[user(i) for i in range(1, 9)],
@@ -210,7 +212,10 @@ def test_limit(db_engine: sa.Engine) -> None:
 
 
 def test_chunking_gives_the_same_rows(db_engine: sa.Engine) -> None:
-    users = [user(i, timezone=z) for i, z in enumerate(["UTC", "Asia/Tokyo", "America/Denver"] * 4, start=1)]
+    users = [
+        user(i, timezone=z)
+        for i, z in enumerate(["UTC", "Asia/Tokyo", "America/Denver"] * 4, start=1)
+    ]
     workouts = [workout(u["id"], f"2026-11-{d:02d} 09:00") for u in users for d in (20, 24, 27)]
     write(db_engine, users=users, workouts=workouts)
     one = run_nightly(db_engine, D, chunk_size=1000, now=NOW)
@@ -250,7 +255,9 @@ def test_range_check_query_flags_bad_values(db_engine: sa.Engine) -> None:
     run_nightly(db_engine, D, now=NOW)
     assert nightly.metrics_range_violations(db_engine, AS_OF) == {}
     with db_engine.begin() as conn:
-        conn.execute(sa.text("UPDATE user_behavior_metrics SET adherence_4w = 1.5, sessions_7d = -1"))
+        conn.execute(
+            sa.text("UPDATE user_behavior_metrics SET adherence_4w = 1.5, sessions_7d = -1")
+        )
     violations = nightly.metrics_range_violations(db_engine, AS_OF)
     assert violations["adherence_4w outside [0, 1]"] == 1
     assert violations["negative count"] == 1

@@ -1,0 +1,72 @@
+"""Training load helpers: sRPE, EWMA, PMC (CTL/ATL/TSB) and EWMA ACWR."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from fitness_jobs.core import loads
+
+
+def test_session_srpe_missing_factor_is_zero() -> None:
+    rpe = np.array([7.0, np.nan, 5.0, np.nan])
+    secs = np.array([3600.0, 1800.0, np.nan, np.nan])
+    assert loads.session_srpe(rpe, secs).tolist() == [420.0, 0.0, 0.0, 0.0]
+
+
+def test_session_minutes() -> None:
+    assert loads.session_minutes(np.array([90.0, np.nan, 0.0])).tolist() == [1.5, 0.0, 0.0]
+
+
+def test_ewma_recursion_seeded_at_zero() -> None:
+    x = np.array([[10.0, 0.0, 20.0]])
+    got = loads.ewma(x, 0.5)
+    # 0 + 0.5·(10 − 0) = 5; 5 + 0.5·(0 − 5) = 2.5; 2.5 + 0.5·(20 − 2.5) = 11.25
+    assert got.tolist() == [[5.0, 2.5, 11.25]]
+    assert loads.ewma(np.zeros((2, 0)), 0.5).shape == (2, 0)
+
+
+def test_daily_matrix_sums_and_drops_out_of_range() -> None:
+    m = loads.daily_matrix(
+        row=np.array([0, 0, 1, 1, 1, -1]),
+        offset=np.array([0, 0, 2, 3, -1, 0]),
+        values=np.array([1.0, 2.0, 5.0, 7.0, 9.0, 11.0]),
+        n_rows=2,
+        n_days=3,
+    )
+    assert m.tolist() == [[3.0, 0.0, 0.0], [0.0, 0.0, 5.0]]
+
+
+def test_pmc_published_vector() -> None:
+    daily = np.full((1, 42), 100.0)
+    pmc = loads.performance_management(daily)
+    assert pmc["ctl"][0] == pytest.approx(63.654, abs=0.01)
+    assert pmc["atl"][0] == pytest.approx(99.846, abs=0.01)
+    ctl41 = 100 * (1 - (41 / 42) ** 41)
+    atl41 = 100 * (1 - (6 / 7) ** 41)
+    assert pmc["tsb"][0] == pytest.approx(ctl41 - atl41)
+
+
+def test_pmc_leading_zeros_do_not_matter_and_single_day_tsb() -> None:
+    a = loads.performance_management(np.full((1, 42), 100.0))
+    b = loads.performance_management(
+        np.concatenate([np.zeros((1, 138)), np.full((1, 42), 100.0)], axis=1)
+    )
+    assert b["ctl"][0] == pytest.approx(a["ctl"][0])
+    one = loads.performance_management(np.array([[100.0]]))
+    assert one["ctl"][0] == pytest.approx(100 / 42)
+    assert one["tsb"][0] == 0.0
+
+
+def test_acwr_williams_vector() -> None:
+    daily = np.array([[420, 0, 420, 0, 420, 0, 0] * 3 + [600, 0, 600, 0, 600, 0, 0]], dtype=float)
+    assert loads.acute_chronic_ratio(daily)[0] == pytest.approx(1.017, abs=0.001)
+
+
+def test_acwr_nan_when_chronic_zero() -> None:
+    out = loads.acute_chronic_ratio(np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 10.0]]))
+    assert math.isnan(out[0])
+    # acute 0.25·10 over chronic (2/29)·10
+    assert out[1] == pytest.approx(0.25 / (2 / 29))
