@@ -223,6 +223,62 @@ def cmd_demo_seed(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_demo_run(args: argparse.Namespace) -> int:
+    """The README's main command: schema, demo data (once), the latest nightly partition and
+    the last complete week's reports, through Dagster, with a summary and a sample report."""
+    import sqlalchemy as sa
+
+    from fitness_jobs.db.engine import create_schema, make_engine
+    from fitness_jobs.db.schema import Base
+    from fitness_jobs.pipelines.nightly import default_partition
+    from fitness_jobs.pipelines.weekly import latest_complete_week
+    from fitness_jobs.settings import database_url
+
+    engine = make_engine(database_url())
+    where = engine.url.render_as_string(hide_password=True)
+    if args.reseed:
+        if engine.dialect.name != "sqlite":
+            raise CliUsageError(
+                f"--reseed drops tables; it only works on the embedded SQLite database, not {where}"
+            )
+        Base.metadata.drop_all(engine)
+    create_schema(engine)
+    with engine.connect() as conn:
+        existing = conn.execute(sa.text("SELECT COUNT(*) FROM users")).scalar_one()
+    print(f"app database: {where}")
+    if existing:
+        print(f"demo data already present ({existing:,} users); --reseed starts over")
+    else:
+        seed_args = argparse.Namespace(
+            users=args.users,
+            seed=args.seed,
+            days=args.days,
+            with_bad_rows=args.with_bad_rows,
+            first_user_id=1,
+        )
+        cmd_demo_seed(seed_args)
+    now = dt.datetime.now(dt.UTC)
+    partition = default_partition(now)
+    print()
+    nightly_args = argparse.Namespace(partition=partition, limit=None, chunk_size=None, quiet=True)
+    nightly_code = cmd_nightly(nightly_args)
+    print()
+    week = latest_complete_week(now)
+    weekly_args = argparse.Namespace(
+        week=week,
+        at=None,
+        regenerate=False,
+        user_id=None,
+        chunk_size=None,
+        show_sample=True,
+        quiet=True,
+    )
+    weekly_code = cmd_weekly(weekly_args)
+    print()
+    print("open the UI with `./dev ui` (http://127.0.0.1:3000): these runs are in its history")
+    return max(nightly_code, weekly_code)
+
+
 def _print_nightly(partition: str, outcomes: dict[str, JobOutcome]) -> None:
     metrics = outcomes.get("user_behavior_metrics")
     usage = outcomes.get("coach_usage_daily")
@@ -401,6 +457,22 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--first-user-id", type=_positive, default=1, help="id of the first user")
     seed.add_argument("--with-bad-rows", action="store_true", help="add the bad input of DESIGN §8")
     seed.set_defaults(func=cmd_demo_seed)
+    demo_run = demo.add_parser(
+        "run",
+        help="init + seed (once) + latest nightly partition + last week's reports, with a summary",
+    )
+    demo_run.add_argument(
+        "--users", type=_positive, default=2000, help="users to seed (default 2000)"
+    )
+    demo_run.add_argument("--seed", type=int, default=42, help="random seed")
+    demo_run.add_argument("--days", type=_positive, default=120, help="days of history")
+    demo_run.add_argument(
+        "--with-bad-rows", action="store_true", help="add the bad input of DESIGN §8"
+    )
+    demo_run.add_argument(
+        "--reseed", action="store_true", help="drop the embedded demo database first"
+    )
+    demo_run.set_defaults(func=cmd_demo_run)
 
     nightly = sub.add_parser("nightly", help="behaviour metrics for one UTC day partition")
     nightly.add_argument(

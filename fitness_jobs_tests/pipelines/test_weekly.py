@@ -44,7 +44,9 @@ def _local(day: dt.date, clock: str, zone: str) -> dt.datetime:
 def _population(engine: sa.Engine) -> None:
     users = [user(uid, timezone=zone, plan="pro") for uid, zone in ELIGIBLE_ZONES.items()]
     users += [
-        user(7, timezone="Europe/Berlin", plan="trial", trial_ends_at=ts("2026-11-20 00:00")),  # expired
+        user(
+            7, timezone="Europe/Berlin", plan="trial", trial_ends_at=ts("2026-11-20 00:00")
+        ),  # expired
         user(8, timezone="Europe/Berlin", plan="free"),
         user(9, timezone="Europe/Berlin", plan="pro", deleted_at=ts("2026-11-25 00:00")),
         user(10, timezone="Asia/Tokyo", plan="trial", trial_ends_at=None),  # open-ended trial
@@ -88,7 +90,8 @@ def test_hourly_sweep_gives_each_eligible_user_exactly_one_report_inside_their_w
     assert sum(r.written for r in runs) == 8
     with db_engine.connect() as conn:
         predictions = conn.execute(
-            sa.text("SELECT user_id FROM transformation_predictions WHERE week_start = :w"), {"w": W}
+            sa.text("SELECT user_id FROM transformation_predictions WHERE week_start = :w"),
+            {"w": W},
         ).scalars()
         assert sorted(predictions) == [1, 2, 3, 4, 5, 6, 10, 11]
 
@@ -115,7 +118,9 @@ def test_window_edges(db_engine: sa.Engine, clock: str, expected: int) -> None:
     assert len(report_rows(db_engine, W)) == expected
 
 
-def test_same_window_twice_adds_nothing_and_one_hour_late_still_catches(db_engine: sa.Engine) -> None:
+def test_same_window_twice_adds_nothing_and_one_hour_late_still_catches(
+    db_engine: sa.Engine,
+) -> None:
     _population(db_engine)
     berlin_0430 = _local(REPORT_DAY, "04:30", "Europe/Berlin")
     first = run_weekly(db_engine, mode="window", at=berlin_0430)
@@ -134,7 +139,9 @@ def test_catch_up_fills_missed_windows_and_skips_unfinished_weeks(db_engine: sa.
     assert sorted(run.written_user_ids) == [1, 2, 3, 4, 5, 6, 10, 11]
     assert run_weekly(db_engine, mode="catch_up", week=W, now=ts("2026-12-01 10:00")).written == 0
     # A catch-up while the week is still running somewhere only takes finished weeks.
-    early = run_weekly(db_engine, mode="catch_up", week=dt.date(2026, 11, 30), now=ts("2026-12-06 12:30"))
+    early = run_weekly(
+        db_engine, mode="catch_up", week=dt.date(2026, 11, 30), now=ts("2026-12-06 12:30")
+    )
     # 12:30 UTC on Sunday: only zones at UTC+11:30 or more have reached Monday 00:00.
     assert sorted(early.written_user_ids) == [2, 3]  # Chatham, Kiritimati
     assert missing_reports(db_engine, W, now=ts("2026-11-30 16:59"))["closed"] is False
@@ -154,7 +161,12 @@ def test_regeneration_rewrites_exactly_the_requested_users(db_engine: sa.Engine)
     run_weekly(db_engine, mode="catch_up", week=W, now=ts("2026-12-01 00:00"))
     before = report_rows(db_engine, W).set_index("user_id")
     run = run_weekly(
-        db_engine, mode="catch_up", week=W, regenerate=True, user_ids=[2, 5], now=ts("2026-12-02 00:00")
+        db_engine,
+        mode="catch_up",
+        week=W,
+        regenerate=True,
+        user_ids=[2, 5],
+        now=ts("2026-12-02 00:00"),
     )
     assert sorted(run.written_user_ids) == [2, 5]
     after = report_rows(db_engine, W).set_index("user_id")
@@ -172,7 +184,9 @@ def test_invalid_zone_fails_only_that_user(db_engine: sa.Engine) -> None:
     assert len(run.written_user_ids) == 8
     # In window mode the failure is reported during the UTC window only (not every hour).
     assert run_weekly(db_engine, mode="window", at=ts("2026-11-30 01:00")).failed == {}
-    assert run_weekly(db_engine, mode="window", at=ts("2026-11-30 04:00")).failed == {20: "invalid_timezone"}
+    assert run_weekly(db_engine, mode="window", at=ts("2026-11-30 04:00")).failed == {
+        20: "invalid_timezone"
+    }
 
 
 def test_concurrent_runs_of_the_same_week_never_duplicate(db_engine: sa.Engine) -> None:
@@ -182,7 +196,9 @@ def test_concurrent_runs_of_the_same_week_never_duplicate(db_engine: sa.Engine) 
 
     def go() -> None:
         try:
-            results.append(run_weekly(db_engine, mode="catch_up", week=W, now=ts("2026-12-01 00:00")).written)
+            results.append(
+                run_weekly(db_engine, mode="catch_up", week=W, now=ts("2026-12-01 00:00")).written
+            )
         except BaseException as exc:  # pragma: no cover - surfaced below
             errors.append(exc)
 
@@ -200,7 +216,14 @@ def test_report_and_prediction_content_through_the_pipeline(db_engine: sa.Engine
     write(
         db_engine,
         users=[
-            user(1, timezone="Asia/Kathmandu", sex="male", birth_date=dt.date(1986, 1, 1), height_cm=180.0, weekly_session_target=3)
+            user(
+                1,
+                timezone="Asia/Kathmandu",
+                sex="male",
+                birth_date=dt.date(1986, 1, 1),
+                height_cm=180.0,
+                weekly_session_target=3,
+            )
         ],
     )
     weights = [90.0, 90.6, 89.7, 89.9, 90.3, 89.4, 89.6, 89.8, 89.1, 89.5, 89.0, 89.3, 88.7, 89.2]
@@ -210,12 +233,28 @@ def test_report_and_prediction_content_through_the_pipeline(db_engine: sa.Engine
         for i, w in enumerate(weights)
     ]
     sessions = [
-        workout(1, _local(W + dt.timedelta(days=d), "19:00", "Asia/Kathmandu"), id=500 + d, session_rpe=7, duration_seconds=3000)
+        workout(
+            1,
+            _local(W + dt.timedelta(days=d), "19:00", "Asia/Kathmandu"),
+            id=500 + d,
+            session_rpe=7,
+            duration_seconds=3000,
+        )
         for d in (0, 2, 4, 6)
     ]
     # Sunday 23:30 local in Kathmandu (17:45 UTC) still belongs to the week; Monday 00:30 does not.
     sessions.append(workout(1, _local(W + dt.timedelta(days=7), "00:30", "Asia/Kathmandu"), id=600))
-    sets = [workout_set(500 + d, exercise="bench press", muscle_group="chest", secondary_muscle_group="triceps", reps=5, weight_kg=100.0) for d in (0, 2, 4, 6)]
+    sets = [
+        workout_set(
+            500 + d,
+            exercise="bench press",
+            muscle_group="chest",
+            secondary_muscle_group="triceps",
+            reps=5,
+            weight_kg=100.0,
+        )
+        for d in (0, 2, 4, 6)
+    ]
     write(db_engine, workouts=sessions, sets=sets, weigh_ins=weigh_ins)
 
     run = run_weekly(db_engine, mode="catch_up", week=W, now=ts("2026-12-01 00:00"))
@@ -231,7 +270,9 @@ def test_report_and_prediction_content_through_the_pipeline(db_engine: sa.Engine
     assert report["sessions"] == 4
     assert "4" in row.summary_text
     with db_engine.connect() as conn:
-        pred = conn.execute(sa.text("SELECT status, tau_days, flags FROM transformation_predictions")).one()
+        pred = conn.execute(
+            sa.text("SELECT status, tau_days, flags FROM transformation_predictions")
+        ).one()
     assert pred.status == "ok"
     assert 300 < pred.tau_days < 700  # Hall τ for a 40-year-old 89 kg, 180 cm man
 
@@ -247,9 +288,13 @@ def test_sensor_with_a_fixed_clock(db_engine: sa.Engine) -> None:
     _population(db_engine)
     app_db = AppDatabase(url=db_engine.url.render_as_string(hide_password=False))
     quiet = weekly_sensor_result(app_db, ts("2026-11-27 10:00"), None)
-    assert not quiet.run_requests and "Outside" in (quiet.skip_reason.skip_message if quiet.skip_reason else "")
+    assert not quiet.run_requests and "Outside" in (
+        quiet.skip_reason.skip_message if quiet.skip_reason else ""
+    )
 
-    berlin = weekly_sensor_result(app_db, _local(REPORT_DAY, "04:10", "Europe/Berlin"), quiet.cursor)
+    berlin = weekly_sensor_result(
+        app_db, _local(REPORT_DAY, "04:10", "Europe/Berlin"), quiet.cursor
+    )
     assert berlin.run_requests is not None and len(berlin.run_requests) == 1
     request = berlin.run_requests[0]
     assert request.partition_key == "2026-11-23"
@@ -257,6 +302,8 @@ def test_sensor_with_a_fixed_clock(db_engine: sa.Engine) -> None:
     assert '"due": 1' in (berlin.cursor or "") or '"due": 2' in (berlin.cursor or "")
 
     run_weekly(db_engine, mode="window", at=_local(REPORT_DAY, "04:10", "Europe/Berlin"))
-    after = weekly_sensor_result(app_db, _local(REPORT_DAY, "04:20", "Europe/Berlin"), berlin.cursor)
+    after = weekly_sensor_result(
+        app_db, _local(REPORT_DAY, "04:20", "Europe/Berlin"), berlin.cursor
+    )
     assert not after.run_requests
     assert "nobody" in (after.skip_reason.skip_message if after.skip_reason else "")
