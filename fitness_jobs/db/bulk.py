@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
@@ -86,11 +87,17 @@ def copy_into(
     raw = conn.connection.driver_connection
     assert raw is not None
     quoted = ", ".join(f'"{c}"' for c in cols)
-    with raw.cursor() as cur, cur.copy(f'COPY "{target}" ({quoted}) FROM STDIN') as copy:
-        for rec in records:
-            copy.write_row(
-                [_copy_value(rec.get(c), co) for c, co in zip(cols, col_objs, strict=True)]
-            )
+    statement = f'COPY "{target}" ({quoted}) FROM STDIN'
+    try:
+        with raw.cursor() as cur, cur.copy(statement) as copy:
+            for rec in records:
+                copy.write_row(
+                    [_copy_value(rec.get(c), co) for c, co in zip(cols, col_objs, strict=True)]
+                )
+    except psycopg.Error as exc:
+        # COPY goes through the raw driver: re-raise as SQLAlchemy would (IntegrityError, …)
+        # so that callers see one exception hierarchy on both backends.
+        raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
     return len(records)
 
 

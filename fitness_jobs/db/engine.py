@@ -27,11 +27,9 @@ def normalize_url(url: str) -> str:
         raise DatabaseConfigError(f"not a database URL: {exc}") from None
     backend = parsed.get_backend_name()
     if backend == "postgresql":
-        driver = parsed.get_driver_name()
-        if driver not in ("psycopg", "psycopg2"):
-            parsed = parsed.set(drivername="postgresql+psycopg")
-        elif driver == "psycopg2":
-            # psycopg2 has no COPY API we use: the app side is psycopg 3 only.
+        # Always name psycopg 3 explicitly (a bare scheme means different drivers in
+        # SQLAlchemy 2.0 and 2.1; psycopg2 has no COPY API we use on the app side).
+        if parsed.drivername != "postgresql+psycopg":
             parsed = parsed.set(drivername="postgresql+psycopg")
         return parsed.render_as_string(hide_password=False)
     if backend == "sqlite":
