@@ -19,9 +19,8 @@ import numpy as np
 import pandas as pd
 import psycopg
 import sqlalchemy as sa
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 
-from fitness_jobs.db.schema import Base
+from fitness_jobs.db.schema import Base, UTCDateTime
 
 SQLITE_MAX_VARIABLES = 30_000
 PG_COPY_CHUNK_ROWS = 50_000
@@ -32,13 +31,13 @@ def table(name: str) -> sa.Table:
 
 
 def _py(value: Any) -> Any:
-    """A plain Python value for a driver: numpy scalars unwrapped, NaN/NaT to None."""
+    """A plain Python value for a driver: numpy scalars unwrapped, NaN/NaT/NA to None."""
     if value is None or value is pd.NaT or value is pd.NA:
         return None
     if isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None  # NaN means missing; ±inf is a value the database keeps
     if isinstance(value, pd.Timestamp):
         return value.to_pydatetime()
     return value
@@ -110,9 +109,18 @@ def insert(conn: sa.Connection, table_name: str, records: Sequence[Mapping[str, 
         for start in range(0, len(records), PG_COPY_CHUNK_ROWS):
             copy_into(conn, tbl, records[start : start + PG_COPY_CHUNK_ROWS])
         return len(records)
-    chunk = 20_000
-    for start in range(0, len(records), chunk):
-        conn.execute(tbl.insert(), list(records[start : start + chunk]))
+    cols = list(records[0].keys())
+    converters = [_sqlite_converter(tbl.c[c]) for c in cols]
+    statement = (
+        f'INSERT INTO "{tbl.name}" ({", ".join(f"{chr(34)}{c}{chr(34)}" for c in cols)}) '
+        f"VALUES ({', '.join('?' for _ in cols)})"
+    )
+    for part in _chunks(records, 50_000):
+        rows = [
+            tuple(conv(rec.get(c)) for c, conv in zip(cols, converters, strict=True))
+            for rec in part
+        ]
+        conn.exec_driver_sql(statement, rows)
     return len(records)
 
 
@@ -134,6 +142,9 @@ def upsert(
 ) -> list[tuple[Any, ...]]:
     """Insert ``records``; on a key conflict update them or leave the old row.
 
+    The rows go into a temporary staging table in bulk (COPY on PostgreSQL, one
+    ``executemany`` on SQLite), then one ``INSERT … SELECT … ON CONFLICT`` moves them.
+
     ``unchanged_unless``: with ``on_conflict="update"``, update an existing row only
     when one of these columns differs (so a re-run that computes the same values
     leaves the row, ``computed_at`` included, untouched).
@@ -147,53 +158,99 @@ def upsert(
     tbl = table(table_name)
     cols = list(records[0].keys())
     update_cols = [c for c in cols if c not in key]
-    key_cols = [tbl.c[k] for k in key]
-    written: list[tuple[Any, ...]] = []
+    postgres = conn.dialect.name == "postgresql"
+    stage = _stage(conn, tbl, records, cols)
+    quoted = ", ".join(f'"{c}"' for c in cols)
+    keys = ", ".join(f'"{k}"' for k in key)
+    if on_conflict == "update" and update_cols:
+        action = "DO UPDATE SET " + ", ".join(f'"{c}" = excluded."{c}"' for c in update_cols)
+        if unchanged_unless:
+            if postgres:
+                mine = ", ".join(f'"{table_name}"."{c}"' for c in unchanged_unless)
+                theirs = ", ".join(f'excluded."{c}"' for c in unchanged_unless)
+                action += f" WHERE ({mine}) IS DISTINCT FROM ({theirs})"
+            else:
+                action += " WHERE " + " OR ".join(
+                    f'"{table_name}"."{c}" IS NOT excluded."{c}"' for c in unchanged_unless
+                )
+    else:
+        action = "DO NOTHING"
+    # "WHERE true" keeps SQLite from reading ON CONFLICT as a join constraint.
+    result = conn.exec_driver_sql(
+        f'INSERT INTO "{table_name}" ({quoted}) SELECT {quoted} FROM "{stage}" WHERE true '
+        f"ON CONFLICT ({keys}) {action} RETURNING {keys}"
+    )
+    written = [_key_values(tbl, key, row) for row in result]
+    conn.exec_driver_sql(f'DELETE FROM "{stage}"')
+    return written
+
+
+def _stage(
+    conn: sa.Connection, tbl: sa.Table, records: Sequence[Mapping[str, Any]], cols: list[str]
+) -> str:
+    """Fill the connection's temporary staging table for ``tbl`` with ``records``."""
+    stage = f"_stage_{tbl.name}"
     if conn.dialect.name == "postgresql":
-        stage = f"_stage_{table_name}"
         conn.exec_driver_sql(
             f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" '
-            f'(LIKE "{table_name}" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS'
+            f'(LIKE "{tbl.name}" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS'
         )
         conn.exec_driver_sql(f'TRUNCATE "{stage}"')
         for part in _chunks(records, PG_COPY_CHUNK_ROWS):
             copy_into(conn, tbl, part, cols, into=stage)
-        quoted = ", ".join(f'"{c}"' for c in cols)
-        keys = ", ".join(f'"{k}"' for k in key)
-        if on_conflict == "update" and update_cols:
-            action = "DO UPDATE SET " + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in update_cols)
-            if unchanged_unless:
-                mine = ", ".join(f'"{table_name}"."{c}"' for c in unchanged_unless)
-                theirs = ", ".join(f'EXCLUDED."{c}"' for c in unchanged_unless)
-                action += f" WHERE ({mine}) IS DISTINCT FROM ({theirs})"
-        else:
-            action = "DO NOTHING"
-        result = conn.exec_driver_sql(
-            f'INSERT INTO "{table_name}" ({quoted}) SELECT {quoted} FROM "{stage}" '
-            f"ON CONFLICT ({keys}) {action} RETURNING {keys}"
-        )
-        written = [tuple(r) for r in result]
-        conn.exec_driver_sql(f'TRUNCATE "{stage}"')
-        return written
-    per_chunk = max(1, SQLITE_MAX_VARIABLES // max(1, len(cols)))
-    for part in _chunks(records, per_chunk):
-        stmt = sqlite_dialect.insert(tbl).values(list(part))
-        if on_conflict == "update" and update_cols:
-            changed = (
-                sa.or_(*(tbl.c[c].is_distinct_from(stmt.excluded[c]) for c in unchanged_unless))
-                if unchanged_unless
-                else None
-            )
-            stmt = stmt.on_conflict_do_update(
-                index_elements=key_cols,
-                set_={c: stmt.excluded[c] for c in update_cols},
-                where=changed,
-            )
-        else:
-            stmt = stmt.on_conflict_do_nothing(index_elements=key_cols)
-        result = conn.execute(stmt.returning(*key_cols))
-        written.extend(tuple(r) for r in result)
-    return written
+        return stage
+    conn.exec_driver_sql(
+        f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" AS SELECT * FROM "{tbl.name}" WHERE 0'
+    )
+    conn.exec_driver_sql(f'DELETE FROM "{stage}"')
+    converters = [_sqlite_converter(tbl.c[c]) for c in cols]
+    rows = [
+        tuple(conv(rec.get(c)) for c, conv in zip(cols, converters, strict=True)) for rec in records
+    ]
+    placeholders = ", ".join("?" for _ in cols)
+    quoted = ", ".join(f'"{c}"' for c in cols)
+    conn.exec_driver_sql(f'INSERT INTO "{stage}" ({quoted}) VALUES ({placeholders})', rows)
+    return stage
+
+
+def _sqlite_converter(column: sa.ColumnElement[Any]) -> Callable[[Any], Any]:
+    """Python value → what SQLAlchemy would store in SQLite for this column."""
+    kind = column.type
+    if isinstance(kind, UTCDateTime):
+
+        def stamp(value: Any) -> Any:
+            value = _py(value)
+            if value is None:
+                return None
+            if value.tzinfo is not None:
+                value = value.astimezone(dt.UTC).replace(tzinfo=None)
+            return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+        return stamp
+    if isinstance(kind, sa.JSON):
+        return lambda value: None if value is None else json.dumps(value)
+    if isinstance(kind, sa.Date):
+
+        def day(value: Any) -> Any:
+            value = _py(value)
+            if isinstance(value, dt.datetime):
+                value = value.date()
+            return None if value is None else value.isoformat()
+
+        return day
+    if isinstance(kind, sa.Boolean):
+        return lambda value: None if _py(value) is None else int(bool(value))
+    return _py
+
+
+def _key_values(tbl: sa.Table, key: Sequence[str], row: Sequence[Any]) -> tuple[Any, ...]:
+    """Returned key values with dates as ``datetime.date`` on both backends."""
+    out = []
+    for name, value in zip(key, row, strict=True):
+        if isinstance(tbl.c[name].type, sa.Date) and isinstance(value, str):
+            value = dt.date.fromisoformat(value)
+        out.append(value)
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------- isolation

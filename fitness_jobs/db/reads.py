@@ -9,10 +9,12 @@ sort correctly in SQLite's text form as well.
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
+import psycopg
 import sqlalchemy as sa
 
 from fitness_jobs.db.schema import (
@@ -79,18 +81,78 @@ FLOAT_COLUMNS = (
 )
 
 
-def _frame(conn: sa.Connection, stmt: sa.Select[Any], columns: Sequence[str]) -> pd.DataFrame:
-    rows = conn.execute(stmt).all()
-    frame = pd.DataFrame.from_records(rows, columns=list(columns))
+DATE_COLUMNS = ("birth_date",)
+INT_COLUMNS = ("user_id", "workout_id", "set_id")
+
+
+def fetch_rows(conn: sa.Connection, stmt: sa.Select[Any]) -> list[tuple[Any, ...]]:
+    """Rows as the driver returns them: SQLAlchemy binds the parameters (UTC
+    timestamps in SQLite's text form), but the rows skip per-value result processing;
+    pandas converts whole columns at once in ``_frame``."""
+    result = conn.execute(stmt)
+    try:
+        return list(result.cursor.fetchall()) if result.cursor is not None else []
+    finally:
+        result.close()
+
+
+def utc_timestamps(values: pd.Series) -> pd.Series:
+    if values.empty:
+        return pd.Series(pd.NaT, index=values.index, dtype="datetime64[us, UTC]")
+    # SQLite gives text ("2026-11-28 10:00:00[.ffffff]", UTC); PostgreSQL aware datetimes.
+    return pd.to_datetime(values, utc=True, format="ISO8601").astype("datetime64[us, UTC]")
+
+
+def _copy_out(conn: sa.Connection, stmt: sa.Select[Any], columns: Sequence[str]) -> pd.DataFrame:
+    """PostgreSQL: stream the query through ``COPY (…) TO STDOUT`` as CSV and parse it
+    with pandas' C parser: several times faster than building Python rows."""
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    buffer = io.BytesIO()
+    statement = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)"
+    try:
+        with raw.cursor() as cur, cur.copy(statement, compiled.construct_params()) as copy:
+            for block in copy:
+                buffer.write(block)
+    except psycopg.Error as exc:
+        raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
+    if not buffer.tell():
+        return pd.DataFrame(columns=list(columns))
+    buffer.seek(0)
+    # Only an empty field is NULL: "NA" or "null" stay text (an invalid zone is not NULL).
+    return pd.read_csv(
+        buffer, header=None, names=list(columns), keep_default_na=False, na_values=[""]
+    )
+
+
+def read_frame(conn: sa.Connection, stmt: sa.Select[Any], columns: Sequence[str]) -> pd.DataFrame:
+    """Run ``stmt`` and return its rows as a DataFrame with typed columns (by name)."""
+    if conn.dialect.name == "postgresql":
+        frame = _copy_out(conn, stmt, columns)
+    else:
+        frame = pd.DataFrame.from_records(fetch_rows(conn, stmt), columns=list(columns))
     for col in frame.columns:
         if col in TIMESTAMP_COLUMNS:
-            frame[col] = pd.to_datetime(frame[col], utc=True)
+            frame[col] = utc_timestamps(frame[col])
+        elif col in DATE_COLUMNS:
+            parsed = pd.to_datetime(frame[col], format="ISO8601", errors="coerce")
+            frame[col] = pd.Series(
+                [d.date() if not pd.isna(d) else None for d in parsed],
+                index=frame.index,
+                dtype=object,
+            )
         elif col in FLOAT_COLUMNS:
             frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
-        elif col in ("user_id", "workout_id", "set_id"):
+        elif col in INT_COLUMNS:
             frame[col] = frame[col].astype("int64")
         elif col == "is_warmup":
+            frame[col] = frame[col].map(
+                {True: True, False: False, 1: True, 0: False, "t": True, "f": False}
+            )
             frame[col] = frame[col].fillna(False).astype(bool)
+        elif frame[col].dtype != object and not pd.api.types.is_numeric_dtype(frame[col]):
+            frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
     return frame
 
 
@@ -141,7 +203,7 @@ def users(conn: sa.Connection, user_ids: Sequence[int]) -> pd.DataFrame:
         .where(u.c.id.in_(list(user_ids)))
         .order_by(u.c.id)
     )
-    return _frame(conn, stmt, USER_COLUMNS)
+    return read_frame(conn, stmt, USER_COLUMNS)
 
 
 def first_session_at(
@@ -158,10 +220,11 @@ def first_session_at(
         )
         .group_by(w.c.user_id)
     )
-    rows = conn.execute(stmt).all()
-    frame = pd.DataFrame.from_records(rows, columns=["user_id", "first_session_at"])
+    frame = pd.DataFrame.from_records(
+        fetch_rows(conn, stmt), columns=["user_id", "first_session_at"]
+    )
     frame["user_id"] = frame["user_id"].astype("int64")
-    frame["first_session_at"] = pd.to_datetime(frame["first_session_at"], utc=True)
+    frame["first_session_at"] = utc_timestamps(frame["first_session_at"])
     return frame
 
 
@@ -183,7 +246,7 @@ def workouts(
         w.c.finalized_at > after,
         w.c.finalized_at <= until,
     )
-    return _frame(conn, stmt, WORKOUT_COLUMNS)
+    return read_frame(conn, stmt, WORKOUT_COLUMNS)
 
 
 def workout_sets(
@@ -212,7 +275,7 @@ def workout_sets(
             w.c.finalized_at <= until,
         )
     )
-    return _frame(conn, stmt, SET_COLUMNS)
+    return read_frame(conn, stmt, SET_COLUMNS)
 
 
 def coach_requests(
@@ -230,7 +293,7 @@ def coach_requests(
         .group_by(t.c.user_id)
     )
     frame = pd.DataFrame.from_records(
-        conn.execute(stmt).all(), columns=["user_id", "coach_requests_7d"]
+        fetch_rows(conn, stmt), columns=["user_id", "coach_requests_7d"]
     )
     frame["user_id"] = frame["user_id"].astype("int64")
     frame["coach_requests_7d"] = frame["coach_requests_7d"].fillna(0).astype("int64")
@@ -244,7 +307,7 @@ def usage_for_day(conn: sa.Connection, day: dt.date) -> pd.DataFrame:
         t.c.usage_date == day
     )
     frame = pd.DataFrame.from_records(
-        conn.execute(stmt).all(),
+        fetch_rows(conn, stmt),
         columns=["user_id", "request_count", "input_tokens", "output_tokens"],
     )
     for col in frame.columns:
@@ -272,7 +335,7 @@ def weigh_ins(
         t.c.measured_at > after,
         t.c.measured_at <= until,
     )
-    return _frame(conn, stmt, ["user_id", "measured_at", "weight_kg"])
+    return read_frame(conn, stmt, ["user_id", "measured_at", "weight_kg"])
 
 
 def metrics_rows(

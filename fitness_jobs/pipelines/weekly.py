@@ -158,13 +158,9 @@ def eligibility_candidates(conn: sa.Connection, since: dt.datetime) -> pd.DataFr
         )
         .order_by(u.c.id)
     )
-    frame = pd.DataFrame.from_records(
-        conn.execute(stmt).all(),
-        columns=["user_id", "timezone", "plan", "trial_ends_at", "deleted_at"],
+    frame = reads.read_frame(
+        conn, stmt, ["user_id", "timezone", "plan", "trial_ends_at", "deleted_at"]
     )
-    frame["user_id"] = frame["user_id"].astype("int64")
-    for col in ("trial_ends_at", "deleted_at"):
-        frame[col] = pd.to_datetime(frame[col], utc=True)
     return frame
 
 
@@ -272,11 +268,9 @@ def prior_best_e1rm(
         )
         .group_by(w.c.user_id, s.c.exercise)
     )
-    frame = pd.DataFrame.from_records(
-        conn.execute(stmt).all(), columns=["user_id", "exercise", "best_e1rm"]
-    )
+    frame = reads.read_frame(conn, stmt, ["user_id", "exercise", "best_e1rm"])
     frame["user_id"] = frame["user_id"].astype("int64")
-    frame["best_e1rm"] = frame["best_e1rm"].astype(float)
+    frame["best_e1rm"] = pd.to_numeric(frame["best_e1rm"], errors="coerce").astype(float)
     return frame
 
 
