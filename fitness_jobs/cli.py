@@ -279,6 +279,21 @@ def cmd_demo_run(args: argparse.Namespace) -> int:
     return max(nightly_code, weekly_code)
 
 
+def _print_excluded(md: dict[str, Any]) -> None:
+    excluded = md.get("excluded_rows") or {}
+    if excluded:
+        print("  excluded rows: " + ", ".join(f"{k} {v}" for k, v in sorted(excluded.items())))
+
+
+def _print_failed(md: dict[str, Any]) -> None:
+    """Failed users by id and error code (never emails), the first ten."""
+    failed = md.get("failed_user_ids") or []
+    if failed:
+        shown = ", ".join(f"{f['user_id']} ({f['error']})" for f in failed[:10])
+        more = f" and {len(failed) - 10} more" if len(failed) > 10 else ""
+        print(f"  failed users: {shown}{more}")
+
+
 def _print_nightly(partition: str, outcomes: dict[str, JobOutcome]) -> None:
     metrics = outcomes.get("user_behavior_metrics")
     usage = outcomes.get("coach_usage_daily")
@@ -293,9 +308,7 @@ def _print_nightly(partition: str, outcomes: dict[str, JobOutcome]) -> None:
         f"  active users {md.get('active_users', 0):,} · written {md.get('written_users', 0):,}"
         f" · changed {md.get('rows_changed', 0):,} · failed {md.get('failed_users', 0):,}"
     )
-    excluded = md.get("excluded_rows") or {}
-    if excluded:
-        print("  excluded rows: " + ", ".join(f"{k} {v}" for k, v in sorted(excluded.items())))
+    _print_excluded(md)
     print(
         f"  time zones: {md.get('timezone_null_fallback', 0)} NULL→UTC,"
         f" {md.get('timezone_case_normalized', 0)} case-normalised,"
@@ -309,11 +322,7 @@ def _print_nightly(partition: str, outcomes: dict[str, JobOutcome]) -> None:
         )
         + f" (run {metrics.seconds:.1f}s)"
     )
-    failed = md.get("failed_user_ids") or []
-    if failed:
-        shown = ", ".join(f"{f['user_id']} ({f['error']})" for f in failed[:10])
-        more = f" and {len(failed) - 10} more" if len(failed) > 10 else ""
-        print(f"  failed users: {shown}{more}")
+    _print_failed(md)
     if usage is not None and usage.metadata:
         print(
             f"  coach usage {partition}: {usage.metadata.get('users_with_usage', 0)} users,"
@@ -360,14 +369,8 @@ def _print_weekly(outcomes: dict[str, JobOutcome]) -> None:
     status = md.get("prediction_status") or {}
     if status:
         print("  predictions: " + ", ".join(f"{k} {v}" for k, v in sorted(status.items())))
-    excluded = md.get("excluded_rows") or {}
-    if excluded:
-        print("  excluded rows: " + ", ".join(f"{k} {v}" for k, v in sorted(excluded.items())))
-    failed = md.get("failed_user_ids") or []
-    if failed:
-        shown = ", ".join(f"{f['user_id']} ({f['error']})" for f in failed[:10])
-        more = f" and {len(failed) - 10} more" if len(failed) > 10 else ""
-        print(f"  failed users: {shown}{more}")
+    _print_excluded(md)
+    _print_failed(md)
     print(f"  dagster run {reports.run_id} ({reports.seconds:.1f}s)")
 
 

@@ -147,10 +147,9 @@ def read_frame(conn: sa.Connection, stmt: sa.Select[Any], columns: Sequence[str]
         elif col in INT_COLUMNS:
             frame[col] = frame[col].astype("int64")
         elif col == "is_warmup":
-            frame[col] = frame[col].map(
-                {True: True, False: False, 1: True, 0: False, "t": True, "f": False}
-            )
-            frame[col] = frame[col].fillna(False).astype(bool)
+            # SQLite gives 0/1, PostgreSQL's CSV "t"/"f"; NULL counts as a working set
+            # (is_warmup false), as in the metrics.
+            frame[col] = frame[col].isin([True, "t", "true"])
         elif frame[col].dtype != object and not pd.api.types.is_numeric_dtype(frame[col]):
             frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
     return frame

@@ -24,6 +24,14 @@ def no_progress(_done: int, _total: int) -> None:
     return None
 
 
+def log_failures(log: Log, failed: dict[int, str], limit: int = 20) -> None:
+    """One error line naming the failed users by id and error code (never emails)."""
+    if failed:
+        shown = ", ".join(f"{uid}:{code}" for uid, code in sorted(failed.items())[:limit])
+        more = f" (+{len(failed) - limit} more)" if len(failed) > limit else ""
+        log("error", f"{len(failed)} user(s) failed: {shown}{more}")
+
+
 class UsageError(ValueError):
     """Bad run configuration or an unusable database (exit code 2 on the command line)."""
 

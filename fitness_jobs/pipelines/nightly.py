@@ -26,7 +26,15 @@ from fitness_jobs.db import reads
 from fitness_jobs.db.bulk import chunked, records_from_frame, upsert, write_isolated
 from fitness_jobs.db.locks import partition_lock
 from fitness_jobs.db.schema import APP_TABLES
-from fitness_jobs.pipelines import Log, Progress, UsageError, no_log, no_progress, require_tables
+from fitness_jobs.pipelines import (
+    Log,
+    Progress,
+    UsageError,
+    log_failures,
+    no_log,
+    no_progress,
+    require_tables,
+)
 
 DEFAULT_CHUNK_SIZE = 5_000
 METRICS_TABLE = "user_behavior_metrics"
@@ -144,9 +152,7 @@ def run_nightly(
         "info",
         f"users with non-zero coach usage on {partition} (UTC): {report.coach_users_with_usage}",
     )
-    if report.failed:
-        shown = ", ".join(f"{uid}:{code}" for uid, code in list(report.failed.items())[:20])
-        log("error", f"{len(report.failed)} user(s) failed: {shown}")
+    log_failures(log, report.failed)
     return report
 
 

@@ -57,7 +57,15 @@ from fitness_jobs.db.schema import (
     Workout,
     WorkoutSet,
 )
-from fitness_jobs.pipelines import Log, Progress, UsageError, no_log, no_progress, require_tables
+from fitness_jobs.pipelines import (
+    Log,
+    Progress,
+    UsageError,
+    log_failures,
+    no_log,
+    no_progress,
+    require_tables,
+)
 
 Mode = Literal["window", "catch_up"]
 
@@ -346,9 +354,7 @@ def run_weekly(
             )
             done += len(chunk)
             progress(done, len(todo))
-    if run.failed:
-        shown = ", ".join(f"{uid}:{code}" for uid, code in list(run.failed.items())[:20])
-        log("error", f"{len(run.failed)} user(s) failed: {shown}")
+    log_failures(log, run.failed)
     return run
 
 
