@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -97,6 +98,49 @@ def _log_level(args: argparse.Namespace) -> str:
     return "WARNING" if getattr(args, "quiet", False) else "INFO"
 
 
+HOST_TAG = "fitness_jobs/host"
+PID_TAG = "fitness_jobs/pid"
+TRIGGER_TAG = "fitness_jobs/trigger"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_dead_cli_runs(instance: Any) -> list[str]:
+    """Fail the runs of ``fitness-jobs`` processes on this host that died mid-run.
+
+    A run executed in-process holds its concurrency-pool slot until it ends; if the
+    process is killed (OOM, reboot, ``kill -9``) the run stays STARTED and the slot
+    stays claimed, and the next cron run would wait for it forever.  Such runs are
+    marked failed and their slots freed.  Returns their run ids.
+    """
+    from dagster import DagsterRunStatus, RunsFilter
+
+    runs = instance.get_runs(
+        filters=RunsFilter(
+            statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING],
+            tags={TRIGGER_TAG: "cli", HOST_TAG: socket.gethostname()},
+        )
+    )
+    reaped = []
+    for run in runs:
+        pid = run.tags.get(PID_TAG, "")
+        if not pid.isdigit() or int(pid) == os.getpid() or _process_alive(int(pid)):
+            continue
+        instance.report_run_failed(run, f"the fitness-jobs process (pid {pid}) running it is gone")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        _err(f"fitness-jobs: marked run {run.run_id} failed: its process (pid {pid}) died mid-run")
+        reaped.append(run.run_id)
+    return reaped
+
+
 @dataclass
 class JobOutcome:
     success: bool
@@ -125,13 +169,20 @@ def run_job(
     if op_config:
         run_config["ops"] = {name: {"config": cfg} for name, cfg in op_config.items()}
     started = time.perf_counter()
+    run_tags = {
+        TRIGGER_TAG: "cli",
+        HOST_TAG: socket.gethostname(),
+        PID_TAG: str(os.getpid()),
+        **(tags or {}),
+    }
     with dagster_instance() as instance:
+        reap_dead_cli_runs(instance)
         result = job.execute_in_process(
             instance=instance,
             partition_key=partition_key,
             run_config=run_config,
             raise_on_error=False,
-            tags=tags or {},
+            tags=run_tags,
         )
     seconds = time.perf_counter() - started
     outcomes: dict[str, JobOutcome] = {}
@@ -347,7 +398,6 @@ def cmd_nightly(args: argparse.Namespace) -> int:
         partition_key=partition.isoformat(),
         op_config={"user_behavior_metrics": config} if config else None,
         log_level=_log_level(args),
-        tags={"fitness_jobs/trigger": "cli"},
     )
     _print_nightly(partition.isoformat(), outcomes)
     return _exit_code(outcomes)
@@ -414,7 +464,7 @@ def cmd_weekly(args: argparse.Namespace) -> int:
         partition_key=week.isoformat(),
         op_config={"weekly_reports": config},
         log_level=_log_level(args),
-        tags={"fitness_jobs/trigger": "cli", "fitness_jobs/mode": config["mode"]},
+        tags={"fitness_jobs/mode": config["mode"]},
     )
     for outcome in outcomes.values():
         outcome.metadata.setdefault("week", week.isoformat())

@@ -158,3 +158,73 @@ def test_cli_exit_codes_and_run_history(
         runs = instance.get_runs()
     assert len(runs) >= 3
     assert all(r.job_name == "nightly_metrics_job" for r in runs)
+
+
+HOLDER = """
+import os, socket, sys, time
+import dagster as dg
+
+@dg.asset(pool="app_database")
+def slot_holder():
+    print("holding", flush=True)
+    time.sleep(120)
+
+job = dg.define_asset_job("slot_holder_job", selection=[slot_holder])
+defs = dg.Definitions(assets=[slot_holder], jobs=[job])
+with dg.DagsterInstance.get() as instance:
+    defs.resolve_job_def("slot_holder_job").execute_in_process(
+        instance=instance,
+        tags={"fitness_jobs/trigger": "cli", "fitness_jobs/host": socket.gethostname(),
+              "fitness_jobs/pid": str(os.getpid())},
+    )
+"""
+
+
+def test_a_killed_cli_run_does_not_block_the_next_one(
+    sqlite_engine: sa.Engine, tmp_path: Path
+) -> None:
+    """A cron run killed mid-run keeps its pool slot claimed; the next run frees it."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+
+    from fitness_jobs.settings import PROJECT_ROOT
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    config = (PROJECT_ROOT / "dagster.yaml").read_text().replace(".dagster_home", str(home))
+    (home / "dagster.yaml").write_text(config)  # pools default_limit 1, as shipped
+    env = {**os.environ, "DAGSTER_HOME": str(home), "FITNESS_DATABASE_URL": _url(sqlite_engine)}
+    write(sqlite_engine, users=[user(1)], workouts=[workout(1, "2026-11-27 10:00")])
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER], env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and "holding" in holder.stdout.readline()
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fitness_jobs.cli",
+            "nightly",
+            "--partition",
+            "2026-11-28",
+            "--quiet",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "died mid-run" in done.stderr
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        statuses = sorted(r.status.value for r in instance.get_runs())
+        assert statuses == ["FAILURE", "SUCCESS"]
+        assert instance.event_log_storage.get_concurrency_info("app_database").claimed_slots == []
+    shutil.rmtree(home, ignore_errors=True)
