@@ -33,6 +33,7 @@ from fitness_jobs.core.calendar import (
     day_number,
     local_day_numbers,
     local_time_utc,
+    resolve_timezone,
     resolve_timezones,
 )
 from fitness_jobs.core.isolation import isolate
@@ -151,25 +152,70 @@ class WeeklyReportRun:
 # --------------------------------------------------------------------------- who is due
 
 
-def eligibility_candidates(conn: sa.Connection, since: dt.datetime) -> pd.DataFrame:
-    """Pro and trial users not deleted before ``since`` (narrow columns, all at once).
+def _eligible_clause(since: dt.datetime) -> sa.ColumnElement[bool]:
+    """Pro and trial users not deleted, and trials not over, at ``since`` (SQL)."""
+    u = User.__table__
+    return sa.and_(
+        u.c.plan.in_(("pro", "trial")),
+        sa.or_(u.c.deleted_at.is_(None), u.c.deleted_at > since),
+        sa.or_(u.c.plan == "pro", u.c.trial_ends_at.is_(None), u.c.trial_ends_at > since),
+    )
+
+
+def _zone_clause(zones: Sequence[str | None]) -> sa.ColumnElement[bool]:
+    """``timezone`` is one of ``zones`` (raw values, bound as parameters, never SQL text)."""
+    u = User.__table__
+    named = [z for z in zones if z is not None]
+    parts: list[sa.ColumnElement[bool]] = [u.c.timezone.in_(named)] if named else []
+    if None in zones:
+        parts.append(u.c.timezone.is_(None))
+    return sa.or_(*parts) if parts else sa.false()
+
+
+def eligibility_candidates(
+    conn: sa.Connection, since: dt.datetime, zones: Sequence[str | None] | None = None
+) -> pd.DataFrame:
+    """Pro and trial users not deleted before ``since`` (narrow columns, all at once),
+    optionally only those whose raw ``timezone`` is one of ``zones``.
 
     Exact eligibility (at each user's own instant) is decided in pandas.
     """
     u = User.__table__
-    stmt = (
-        sa.select(u.c.id, u.c.timezone, u.c.plan, u.c.trial_ends_at, u.c.deleted_at)
-        .where(
-            u.c.plan.in_(("pro", "trial")),
-            sa.or_(u.c.deleted_at.is_(None), u.c.deleted_at > since),
-            sa.or_(u.c.plan == "pro", u.c.trial_ends_at.is_(None), u.c.trial_ends_at > since),
-        )
-        .order_by(u.c.id)
+    stmt = sa.select(u.c.id, u.c.timezone, u.c.plan, u.c.trial_ends_at, u.c.deleted_at).where(
+        _eligible_clause(since)
     )
-    frame = reads.read_frame(
-        conn, stmt, ["user_id", "timezone", "plan", "trial_ends_at", "deleted_at"]
+    if zones is not None:
+        stmt = stmt.where(_zone_clause(zones))
+    return reads.read_frame(
+        conn, stmt.order_by(u.c.id), ["user_id", "timezone", "plan", "trial_ends_at", "deleted_at"]
     )
-    return frame
+
+
+def zones_in_window(
+    conn: sa.Connection, week: dt.date, at: dt.datetime
+) -> tuple[list[str | None], list[str]]:
+    """Raw ``timezone`` values of users eligible at ``at`` whose local time is inside the
+    Monday 03:00–06:00 window of ``week``, and the raw values that are invalid.
+
+    One ``GROUP BY timezone`` query: a few hundred distinct values, not a row per user.
+    """
+    u = User.__table__
+    raw_zones = conn.execute(
+        sa.select(u.c.timezone).where(_eligible_clause(at)).group_by(u.c.timezone)
+    ).scalars()
+    report_day = week + dt.timedelta(days=7)
+    inside: list[str | None] = []
+    invalid: list[str] = []
+    for raw in raw_zones:
+        canonical, _status = resolve_timezone(raw)
+        if canonical is None:
+            invalid.append(raw)
+            continue
+        start = local_time_utc(report_day, WINDOW_START, canonical)
+        end = local_time_utc(report_day, WINDOW_END, canonical)
+        if start <= at < end:
+            inside.append(raw)
+    return inside, invalid
 
 
 def _zone_instants(tz: pd.Series, date: dt.date, clock: dt.time) -> pd.Series:
@@ -206,42 +252,42 @@ def due_users(
     ``invalid_timezone`` (in window mode only during the UTC window, so that the
     failure is reported once a week, not every hour).
     """
-    since = dt.datetime.combine(week + dt.timedelta(days=7), dt.time(0), dt.UTC) - dt.timedelta(
-        days=1
-    )
-    cand = eligibility_candidates(conn, min(since, at - dt.timedelta(days=1)))
+    report_day = week + dt.timedelta(days=7)
+    at_ts = pd.Timestamp(at)
+    utc_start = pd.Timestamp(local_time_utc(report_day, WINDOW_START, "UTC"))
+    utc_end = pd.Timestamp(local_time_utc(report_day, WINDOW_END, "UTC"))
+    # Window mode reports invalid zones only during the UTC window; catch-up always.
+    report_invalid = mode == "catch_up" or utc_start <= at_ts < utc_end
+    raw_zones: list[str | None] | None = None
+    if mode == "window":
+        inside, invalid_zones = zones_in_window(conn, week, at)
+        raw_zones = inside + (invalid_zones if report_invalid else [])
+    since = dt.datetime.combine(report_day, dt.time(0), dt.UTC) - dt.timedelta(days=1)
+    cand = eligibility_candidates(conn, min(since, at - dt.timedelta(days=1)), raw_zones)
     if user_ids is not None:
         cand = cand[cand["user_id"].isin(set(user_ids))]
-    zones = resolve_timezones(cand["timezone"])
-    cand = cand.assign(tz=zones["tz"], tz_status=zones["tz_status"])
-    report_day = week + dt.timedelta(days=7)
+    resolved = resolve_timezones(cand["timezone"])
+    cand = cand.assign(tz=resolved["tz"], tz_status=resolved["tz_status"])
     cand["window_start"] = _zone_instants(cand["tz"], report_day, WINDOW_START)
     cand["window_end"] = _zone_instants(cand["tz"], report_day, WINDOW_END)
     cand["week_end"] = _zone_instants(cand["tz"], report_day, dt.time(0))
     invalid_mask = cand["tz_status"] == TZ_INVALID
     valid = cand[~invalid_mask]
-    at_ts = pd.Timestamp(at)
     if mode == "window":
         eligible = _eligible_at(valid, pd.Series(at_ts, index=valid.index))
-        inside = (valid["window_start"] <= at_ts) & (at_ts < valid["window_end"])
-        chosen = valid[eligible & inside]
-        utc_start = pd.Timestamp(local_time_utc(report_day, WINDOW_START, "UTC"))
-        utc_end = pd.Timestamp(local_time_utc(report_day, WINDOW_END, "UTC"))
-        report_invalid = utc_start <= at_ts < utc_end
+        inside_window = (valid["window_start"] <= at_ts) & (at_ts < valid["window_end"])
+        chosen = valid[eligible & inside_window]
     else:
         # Eligible at their own window start, and their local week must be over.
         eligible = _eligible_at(valid, valid["window_start"])
         chosen = valid[eligible & (valid["week_end"] <= at_ts)]
-        report_invalid = True
     invalid: dict[int, str] = {}
     if report_invalid:
         bad = cand[invalid_mask]
-        utc_start = pd.Timestamp(local_time_utc(report_day, WINDOW_START, "UTC"))
         bad = bad[_eligible_at(bad, pd.Series(utc_start, index=bad.index))]
-        invalid = {int(uid): INVALID_TIMEZONE for uid in bad["user_id"]}
-    return chosen[["user_id", "tz", "window_start", "window_end", "week_end"]].reset_index(
-        drop=True
-    ), invalid
+        invalid = dict.fromkeys((int(uid) for uid in bad["user_id"]), INVALID_TIMEZONE)
+    columns = ["user_id", "tz", "window_start", "window_end", "week_end"]
+    return chosen[columns].reset_index(drop=True), invalid
 
 
 # --------------------------------------------------------------------------- reads
@@ -517,16 +563,24 @@ def missing_reports(
 def sensor_due_count(conn: sa.Connection, at: dt.datetime) -> tuple[dt.date | None, int]:
     """``(week, number of eligible users inside their window without a report)`` at ``at``.
 
-    Cheap outside the Sunday 13:00 – Monday 18:00 UTC span: no query at all.
+    No query at all outside the Sunday 13:00 – Monday 18:00 UTC span; inside it, one
+    ``GROUP BY timezone`` and one ``COUNT`` restricted to the zones in their window.
     """
     week = week_in_window_span(at)
     if week is None:
         return None, 0
-    due, _invalid = due_users(conn, week, "window", at)
-    if due.empty:
+    inside, _invalid = zones_in_window(conn, week, at)
+    if not inside:
         return week, 0
-    existing = reads.existing_report_user_ids(conn, week, due["user_id"].tolist())
-    return week, int((~due["user_id"].isin(existing)).sum())
+    u = User.__table__
+    r = WeeklyReport.__table__
+    has_report = sa.exists().where(r.c.user_id == u.c.id, r.c.week_start == week)
+    count = conn.execute(
+        sa.select(sa.func.count())
+        .select_from(u)
+        .where(_eligible_clause(at), _zone_clause(inside), ~has_report)
+    ).scalar_one()
+    return week, int(count)
 
 
 def report_rows(

@@ -307,3 +307,30 @@ def test_sensor_with_a_fixed_clock(db_engine: sa.Engine) -> None:
     )
     assert not after.run_requests
     assert "nobody" in (after.skip_reason.skip_message if after.skip_reason else "")
+
+
+class _NoQueries:
+    def execute(self, *_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the sensor queried the database outside the window span")
+
+
+def test_sensor_is_free_outside_the_window_span() -> None:
+    from fitness_jobs.pipelines.weekly import sensor_due_count
+
+    for instant in ("2026-11-26 09:00", "2026-11-29 12:59", "2026-11-30 18:00"):
+        assert sensor_due_count(_NoQueries(), ts(instant)) == (None, 0)  # type: ignore[arg-type]
+
+
+def test_sensor_count_matches_the_run(db_engine: sa.Engine) -> None:
+    from fitness_jobs.pipelines.weekly import sensor_due_count
+
+    _population(db_engine)
+    write(db_engine, users=[user(30, timezone="europe/berlin"), user(31, timezone=None)])
+    at = _local(REPORT_DAY, "04:00", "Europe/Berlin")  # Berlin 04:00 = UTC 03:00: both windows
+    with db_engine.connect() as conn:
+        week, due = sensor_due_count(conn, at)
+    assert (week, due) == (W, 3)  # users 6 and 30 (Berlin, any spelling) and 31 (NULL → UTC)
+    run = run_weekly(db_engine, mode="window", at=at)
+    assert sorted(run.written_user_ids) == [6, 30, 31]
+    with db_engine.connect() as conn:
+        assert sensor_due_count(conn, at) == (W, 0)
