@@ -554,6 +554,10 @@ def _join(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
+def _weeks(n: int) -> str:
+    return "1 week" if n == 1 else f"{n} weeks"
+
+
 def summary_text(report: Mapping[str, Any]) -> str:
     """A short, specific paragraph built from a report dict (no names, no email)."""
     parts: list[str] = []
@@ -697,7 +701,7 @@ def report_markdown(row: Mapping[str, Any] | pd.Series) -> str:
         f"| ACWR | {val(report.get('acwr'), '.2f')}"
         f"{' (spike)' if report.get('acwr_flag') == 'spike' else ''} |",
         f"| Monotony | {val(report.get('monotony'), '.2f')} |",
-        f"| Streak | {report.get('streak_weeks')} weeks |",
+        f"| Streak | {_weeks(int(report.get('streak_weeks') or 0))} |",
         f"| Lapse risk | {val(report.get('lapse_risk'))} |",
         f"| Trend weight | {val(report.get('trend_weight_kg'), '.1f', ' kg')} "
         f"({val(report.get('weight_change_kg_per_week'), '+.2f', ' kg/week')}) |",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -64,6 +65,22 @@ def dagster_log(context: dg.AssetExecutionContext) -> Log:
         )
 
     return log
+
+
+def progress_logger(log: Log) -> Callable[[int, int], None]:
+    """Log ``processed done/total users (pct, elapsed, ~left)`` after each chunk."""
+    started = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        elapsed = time.monotonic() - started
+        left = elapsed / done * (total - done) if done else 0.0
+        pct = 100.0 * done / total if total else 100.0
+        log(
+            "info",
+            f"processed {done:,}/{total:,} users ({pct:.0f}%, {elapsed:.1f}s, ~{left:.0f}s left)",
+        )
+
+    return progress
 
 
 def failure_metadata(failed: dict[int, str], limit: int = 500) -> dict[str, Any]:

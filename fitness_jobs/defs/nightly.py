@@ -18,6 +18,7 @@ from fitness_jobs.defs.common import (
     dagster_log,
     failure_metadata,
     markdown_table,
+    progress_logger,
     run_or_fail,
 )
 from fitness_jobs.defs.partitions import daily_partitions
@@ -136,9 +137,7 @@ def user_behavior_metrics(
     partition = dt.date.fromisoformat(context.partition_key)
     log = dagster_log(context)
 
-    def progress(done: int, total: int) -> None:
-        log("info", f"processed {done}/{total} users")
-
+    progress = progress_logger(log)
     report = run_or_fail(
         lambda: run_nightly(
             app_db.engine(),
@@ -192,7 +191,6 @@ def coach_usage_daily(
 ) -> dg.MaterializeResult:
     day = dt.date.fromisoformat(context.partition_key)
     row = run_or_fail(lambda: run_coach_usage(app_db.engine(), day))
-    context.log.info(f"users with non-zero coach usage on {day} (UTC): {row['users_with_usage']}")
     summary: dict[str, Any] = {
         k: v for k, v in row.items() if k not in ("usage_date", "computed_at")
     }

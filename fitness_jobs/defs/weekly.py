@@ -20,6 +20,7 @@ from fitness_jobs.defs.common import (
     NO_FAILED_USERS,
     dagster_log,
     failure_metadata,
+    progress_logger,
     run_or_fail,
 )
 from fitness_jobs.defs.partitions import weekly_partitions
@@ -165,8 +166,7 @@ def weekly_reports(
     week = dt.date.fromisoformat(context.partition_key)
     log = dagster_log(context)
 
-    def progress(done: int, total: int) -> None:
-        log("info", f"processed {done}/{total} users")
+    progress = progress_logger(log)
 
     def work() -> WeeklyReportRun:
         at = _parse_at(config.at)
