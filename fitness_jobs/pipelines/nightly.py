@@ -21,7 +21,6 @@ from fitness_jobs.core.metrics import (
     compute_behavior_metrics,
 )
 from fitness_jobs.core.usage import summarize_coach_usage
-from fitness_jobs.core.validation import validate_sets, validate_users, validate_workouts
 from fitness_jobs.db import reads
 from fitness_jobs.db.bulk import chunked, records_from_frame, upsert, write_isolated
 from fitness_jobs.db.locks import partition_lock
@@ -35,6 +34,7 @@ from fitness_jobs.pipelines import (
     no_progress,
     require_tables,
 )
+from fitness_jobs.pipelines.history import load_training_history
 
 DEFAULT_CHUNK_SIZE = 5_000
 METRICS_TABLE = "user_behavior_metrics"
@@ -170,22 +170,23 @@ def _process_chunk(
     history_after = as_of - dt.timedelta(days=HISTORY_DAYS + 2)
     sets_after = as_of - dt.timedelta(days=SETS_HISTORY_DAYS + 2)
     with engine.connect() as conn:
-        users = reads.users(conn, chunk)
-        first = reads.first_session_at(conn, chunk, as_of)
-        workouts = reads.workouts(conn, chunk, history_after, as_of)
-        sets = reads.workout_sets(conn, chunk, sets_after, as_of)
+        history = load_training_history(
+            conn,
+            chunk,
+            until=as_of,
+            workouts_after=history_after,
+            sets_after=sets_after,
+            now=computed_at,
+        )
         usage = reads.coach_requests(conn, chunk, partition - dt.timedelta(days=6), partition)
     report.timings["read"] += time.perf_counter() - started
 
     started = time.perf_counter()
-    users, tz_failed, tz_counts = validate_users(users)
-    report.failed.update(tz_failed)
-    report.timezones.update(tz_counts)
-    workouts, workout_excluded = validate_workouts(workouts, computed_at)
-    sets, set_excluded = validate_sets(sets, kept_workout_ids=set(workouts["workout_id"].tolist()))
-    report.excluded_rows.update(workout_excluded)
-    report.excluded_rows.update(set_excluded)
-    users = users.merge(first, on="user_id", how="left").merge(usage, on="user_id", how="left")
+    report.failed.update(history.failed)
+    report.timezones.update(history.timezones)
+    report.excluded_rows.update(history.excluded_rows)
+    workouts, sets = history.workouts, history.sets
+    users = history.users.merge(usage, on="user_id", how="left")
     users["coach_requests_7d"] = users["coach_requests_7d"].fillna(0).astype("int64")
     users["cutoff"] = pd.Timestamp(as_of)
     users["metrics_day"] = local_day_numbers(

@@ -42,10 +42,7 @@ from fitness_jobs.core.prediction import predict_transformations
 from fitness_jobs.core.report import build_weekly_reports
 from fitness_jobs.core.validation import (
     INVALID_TIMEZONE,
-    validate_sets,
-    validate_users,
     validate_weigh_ins,
-    validate_workouts,
 )
 from fitness_jobs.db import reads
 from fitness_jobs.db.bulk import OnConflict, chunked, records_from_frame, upsert, write_isolated
@@ -67,6 +64,7 @@ from fitness_jobs.pipelines import (
     no_progress,
     require_tables,
 )
+from fitness_jobs.pipelines.history import load_training_history
 
 Mode = Literal["window", "catch_up"]
 
@@ -428,25 +426,25 @@ def _process_chunk(
 
     started = time.perf_counter()
     with engine.connect() as conn:
-        users = reads.users(conn, ids)
-        first = reads.first_session_at(conn, ids, upper)
-        workouts = reads.workouts(conn, ids, history_after, upper)
-        sets = reads.workout_sets(conn, ids, detail_after, upper)
+        history = load_training_history(
+            conn,
+            ids,
+            until=upper,
+            workouts_after=history_after,
+            sets_after=detail_after,
+            now=generated_at,
+        )
         weights = reads.weigh_ins(conn, ids, weigh_after, upper)
         best = prior_best_e1rm(conn, ids, detail_after)
     run.timings["read"] += time.perf_counter() - started
 
     started = time.perf_counter()
-    users, tz_failed, tz_counts = validate_users(users)
-    run.failed.update(tz_failed)
-    run.timezones.update(tz_counts)
-    workouts, w_excluded = validate_workouts(workouts, generated_at)
-    sets, s_excluded = validate_sets(sets, kept_workout_ids=set(workouts["workout_id"].tolist()))
-    weights, b_excluded = validate_weigh_ins(weights, generated_at)
-    for counter in (w_excluded, s_excluded, b_excluded):
-        run.excluded_rows.update(counter)
+    run.failed.update(history.failed)
+    run.timezones.update(history.timezones)
+    weights, weights_excluded = validate_weigh_ins(weights, generated_at)
+    run.excluded_rows.update(history.excluded_rows + weights_excluded)
+    users, workouts, sets = history.users, history.workouts, history.sets
     cutoff = due.set_index("user_id")["week_end"]
-    users = users.merge(first, on="user_id", how="left")
     users["cutoff"] = users["user_id"].map(cutoff)
     users["metrics_day"] = week_day + 6
     users["coach_requests_7d"] = 0
