@@ -26,28 +26,43 @@ class TrainingHistory:
     excluded_rows: Counter[str] = field(default_factory=Counter)
 
 
-def load_training_history(
+@dataclass
+class RawHistory:
+    """What ``read_training_history`` fetched, before validation."""
+
+    users: pd.DataFrame
+    first_sessions: pd.DataFrame
+    workouts: pd.DataFrame
+    sets: pd.DataFrame
+
+
+def read_training_history(
     conn: sa.Connection,
     user_ids: Sequence[int],
     *,
     until: dt.datetime,
     workouts_after: dt.datetime,
     sets_after: dt.datetime,
-    now: dt.datetime,
-) -> TrainingHistory:
+) -> RawHistory:
     """Bulk-read the users, their earliest session, workouts finalized in
-    ``(workouts_after, until]`` and sets of those finalized after ``sets_after``; then
-    validate: invalid zones fail their user, bad rows are excluded and counted."""
-    users = reads.users(conn, user_ids)
-    first = reads.first_session_at(conn, user_ids, until)
-    workouts = reads.workouts(conn, user_ids, workouts_after, until)
-    sets = reads.workout_sets(conn, user_ids, sets_after, until)
+    ``(workouts_after, until]`` and the sets of those finalized after ``sets_after``."""
+    return RawHistory(
+        users=reads.users(conn, user_ids),
+        first_sessions=reads.first_session_at(conn, user_ids, until),
+        workouts=reads.workouts(conn, user_ids, workouts_after, until),
+        sets=reads.workout_sets(conn, user_ids, sets_after, until),
+    )
 
-    users, failed, timezones = validate_users(users)
-    workouts, workouts_excluded = validate_workouts(workouts, now)
-    sets, sets_excluded = validate_sets(sets, kept_workout_ids=set(workouts["workout_id"].tolist()))
+
+def validate_training_history(raw: RawHistory, now: dt.datetime) -> TrainingHistory:
+    """Invalid zones fail their user; bad rows are excluded and counted (DESIGN §8)."""
+    users, failed, timezones = validate_users(raw.users)
+    workouts, workouts_excluded = validate_workouts(raw.workouts, now)
+    sets, sets_excluded = validate_sets(
+        raw.sets, kept_workout_ids=set(workouts["workout_id"].tolist())
+    )
     return TrainingHistory(
-        users=users.merge(first, on="user_id", how="left"),
+        users=users.merge(raw.first_sessions, on="user_id", how="left"),
         workouts=workouts,
         sets=sets,
         failed=failed,

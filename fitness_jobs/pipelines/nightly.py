@@ -34,7 +34,7 @@ from fitness_jobs.pipelines import (
     no_progress,
     require_tables,
 )
-from fitness_jobs.pipelines.history import load_training_history
+from fitness_jobs.pipelines.history import read_training_history, validate_training_history
 
 DEFAULT_CHUNK_SIZE = 5_000
 METRICS_TABLE = "user_behavior_metrics"
@@ -170,18 +170,18 @@ def _process_chunk(
     history_after = as_of - dt.timedelta(days=HISTORY_DAYS + 2)
     sets_after = as_of - dt.timedelta(days=SETS_HISTORY_DAYS + 2)
     with engine.connect() as conn:
-        history = load_training_history(
+        raw = read_training_history(
             conn,
             chunk,
             until=as_of,
             workouts_after=history_after,
             sets_after=sets_after,
-            now=computed_at,
         )
         usage = reads.coach_requests(conn, chunk, partition - dt.timedelta(days=6), partition)
     report.timings["read"] += time.perf_counter() - started
 
     started = time.perf_counter()
+    history = validate_training_history(raw, computed_at)
     report.failed.update(history.failed)
     report.timezones.update(history.timezones)
     report.excluded_rows.update(history.excluded_rows)

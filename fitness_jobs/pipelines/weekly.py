@@ -64,7 +64,7 @@ from fitness_jobs.pipelines import (
     no_progress,
     require_tables,
 )
-from fitness_jobs.pipelines.history import load_training_history
+from fitness_jobs.pipelines.history import read_training_history, validate_training_history
 
 Mode = Literal["window", "catch_up"]
 
@@ -426,19 +426,19 @@ def _process_chunk(
 
     started = time.perf_counter()
     with engine.connect() as conn:
-        history = load_training_history(
+        raw = read_training_history(
             conn,
             ids,
             until=upper,
             workouts_after=history_after,
             sets_after=detail_after,
-            now=generated_at,
         )
         weights = reads.weigh_ins(conn, ids, weigh_after, upper)
         best = prior_best_e1rm(conn, ids, detail_after)
     run.timings["read"] += time.perf_counter() - started
 
     started = time.perf_counter()
+    history = validate_training_history(raw, generated_at)
     run.failed.update(history.failed)
     run.timezones.update(history.timezones)
     weights, weights_excluded = validate_weigh_ins(weights, generated_at)
