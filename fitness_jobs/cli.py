@@ -94,6 +94,38 @@ def dagster_instance() -> Any:
     return DagsterInstance.local_temp(str(home))
 
 
+def preflight_database(tables: Sequence[str], attempts: int = 3) -> None:
+    """Fail fast (exit 2) when the app database is unreachable or lacks the schema,
+    instead of letting the run's retry policy wait minutes on a wrong URL."""
+    import sqlalchemy as sa
+
+    from fitness_jobs.db.engine import make_engine
+    from fitness_jobs.pipelines import UsageError, require_tables
+    from fitness_jobs.settings import database_url
+
+    engine = make_engine(database_url())
+    where = engine.url.render_as_string(hide_password=True)
+    try:
+        for attempt in range(1, attempts + 1):
+            try:
+                with engine.connect() as conn:
+                    conn.exec_driver_sql("SELECT 1")
+                break
+            except sa.exc.OperationalError as exc:
+                if attempt == attempts:
+                    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+                    raise CliUsageError(
+                        f"cannot connect to the app database {where}: {reason}"
+                    ) from None
+                time.sleep(attempt)
+        try:
+            require_tables(engine, tables)
+        except UsageError as exc:
+            raise CliUsageError(str(exc)) from None
+    finally:
+        engine.dispose()
+
+
 def _log_level(args: argparse.Namespace) -> str:
     return "WARNING" if getattr(args, "quiet", False) else "INFO"
 
@@ -383,11 +415,25 @@ def _print_nightly(partition: str, outcomes: dict[str, JobOutcome]) -> None:
 
 
 def cmd_nightly(args: argparse.Namespace) -> int:
+    from fitness_jobs.defs.partitions import PARTITIONS_START
     from fitness_jobs.pipelines.nightly import default_partition
 
     partition = args.partition or default_partition(dt.datetime.now(dt.UTC))
     if partition >= dt.datetime.now(dt.UTC).date():
         raise CliUsageError(f"partition {partition} is not a complete UTC day yet")
+    first = dt.date.fromisoformat(PARTITIONS_START)
+    if partition < first:
+        raise CliUsageError(f"partition {partition} is before the first partition ({first})")
+    preflight_database(
+        [
+            "users",
+            "workouts",
+            "workout_sets",
+            "llm_usage_daily",
+            "user_behavior_metrics",
+            "coach_usage_daily",
+        ]
+    )
     config: dict[str, Any] = {}
     if args.limit is not None:
         config["limit"] = args.limit
@@ -452,6 +498,16 @@ def cmd_weekly(args: argparse.Namespace) -> int:
             return EXIT_OK
         week = found
         config.update(mode="window", at=at.isoformat())
+    preflight_database(
+        [
+            "users",
+            "workouts",
+            "workout_sets",
+            "body_weight_logs",
+            "weekly_reports",
+            "transformation_predictions",
+        ]
+    )
     keys = weekly_partitions.get_partition_keys(
         current_time=max(now, dt.datetime.combine(week, dt.time(12), dt.UTC))
     )

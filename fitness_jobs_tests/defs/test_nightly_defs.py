@@ -126,7 +126,10 @@ def cli_env(
 
 
 def test_cli_exit_codes_and_run_history(
-    cli_env: sa.Engine, capsys: pytest.CaptureFixture[str]
+    cli_env: sa.Engine,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     write(
         cli_env,
@@ -140,6 +143,16 @@ def test_cli_exit_codes_and_run_history(
     assert cli.main(["nightly", "--partition", "2026-11-28", "--limit", "-1"]) == 2
     assert cli.main(["nightly", "--partition", "28/11/2026"]) == 2
     assert cli.main(["nightly", "--partition", "2999-01-01"]) == 2
+    assert cli.main(["nightly", "--partition", "2020-01-01"]) == 2
+    assert cli.main(["nightly", "--limit", "x"]) == 2
+    assert cli.main(["frobnicate"]) == 2
+    monkeypatch.setenv("FITNESS_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    assert cli.main(["nightly", "--partition", "2026-11-28"]) == 2
+    assert "cannot connect to the app database" in capsys.readouterr().err
+    monkeypatch.setenv("FITNESS_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.sqlite'}")
+    assert cli.main(["nightly", "--partition", "2026-11-28"]) == 2
+    assert "fitness-jobs db init" in capsys.readouterr().err
+    monkeypatch.setenv("FITNESS_DATABASE_URL", _url(cli_env))
 
     write(cli_env, users=[user(3, timezone="Mars/Base")], workouts=[workout(3, "2026-11-27 10:00")])
     from fitness_jobs.jobs import nightly_job
