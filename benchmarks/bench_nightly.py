@@ -1,7 +1,7 @@
 """End-to-end benchmark: seed N synthetic users, run the nightly partition and a weekly
 catch-up, report wall time, users/s and each phase's peak memory (RSS).
 
-    python -m benchmarks.bench_nightly [--users 100000] [--days 120] [--chunk-size 5000]
+    python -m benchmarks.bench_nightly [--users 20000] [--days 120] [--chunk-size 5000]
 
 The app database is FITNESS_TEST_POSTGRES_URL when set (``./dev bench --postgres`` starts
 a throw-away server), else an SQLite file in the local data folder.  Each phase runs in
@@ -96,7 +96,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--days", type=int, default=120)
     parser.add_argument("--chunk-size", type=int, default=5_000)
     parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
