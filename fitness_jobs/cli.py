@@ -449,16 +449,18 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     return _exit_code(outcomes)
 
 
-def _print_weekly(outcomes: dict[str, JobOutcome]) -> None:
+def _print_weekly(week: dt.date, mode: str, outcomes: dict[str, JobOutcome]) -> None:
     reports = outcomes.get("weekly_reports")
+    print(f"weekly reports · week {week.isoformat()} ({mode})", end="")
     if reports is None:
+        print()
         return
     md = reports.metadata
     if reports.failure and not md:
-        print(f"  FAILED: {reports.failure}")
+        print(f"\n  FAILED: {reports.failure}")
         return
     print(
-        f"weekly reports · week {md.get('week', '')}{md.get('mode', '')} · due {md.get('to_generate', 0):,}"
+        f" · due {md.get('to_generate', 0):,}"
         f" · written {md.get('written_reports', 0):,} · already had one {md.get('already_reported', 0):,}"
         f" · failed {md.get('failed_users', 0):,}"
     )
@@ -522,13 +524,8 @@ def cmd_weekly(args: argparse.Namespace) -> int:
         log_level=_log_level(args),
         tags={"fitness_jobs/mode": config["mode"]},
     )
-    for outcome in outcomes.values():
-        outcome.metadata.setdefault("week", week.isoformat())
     reports = outcomes.get("weekly_reports")
-    if reports is not None:
-        reports.metadata["week"] = f"{week.isoformat()} ("
-        reports.metadata["mode"] = f"{config['mode']})"
-    _print_weekly(outcomes)
+    _print_weekly(week, config["mode"], outcomes)
     if args.show_sample and reports is not None:
         preview = reports.metadata.get("preview")
         if preview:
