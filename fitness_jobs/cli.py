@@ -243,8 +243,10 @@ def run_job(
 
 
 def _exit_code(outcomes: dict[str, JobOutcome]) -> int:
+    from fitness_jobs.defs.common import CONFIGURATION_ERROR
+
     for outcome in outcomes.values():
-        if outcome.failure and outcome.failure.startswith("configuration error"):
+        if outcome.failure and outcome.failure.startswith(CONFIGURATION_ERROR):
             return EXIT_USAGE
     if any(int(o.metadata.get("failed_users", 0) or 0) for o in outcomes.values()):
         return EXIT_USER_FAILED
@@ -424,16 +426,9 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     first = dt.date.fromisoformat(PARTITIONS_START)
     if partition < first:
         raise CliUsageError(f"partition {partition} is before the first partition ({first})")
-    preflight_database(
-        [
-            "users",
-            "workouts",
-            "workout_sets",
-            "llm_usage_daily",
-            "user_behavior_metrics",
-            "coach_usage_daily",
-        ]
-    )
+    from fitness_jobs.pipelines.nightly import NIGHTLY_TABLES
+
+    preflight_database(NIGHTLY_TABLES)
     config: dict[str, Any] = {}
     if args.limit is not None:
         config["limit"] = args.limit
@@ -500,16 +495,9 @@ def cmd_weekly(args: argparse.Namespace) -> int:
             return EXIT_OK
         week = found
         config.update(mode="window", at=at.isoformat())
-    preflight_database(
-        [
-            "users",
-            "workouts",
-            "workout_sets",
-            "body_weight_logs",
-            "weekly_reports",
-            "transformation_predictions",
-        ]
-    )
+    from fitness_jobs.pipelines.weekly import WEEKLY_TABLES
+
+    preflight_database(WEEKLY_TABLES)
     keys = weekly_partitions.get_partition_keys(
         current_time=max(now, dt.datetime.combine(week, dt.time(12), dt.UTC))
     )

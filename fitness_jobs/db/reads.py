@@ -137,11 +137,7 @@ def read_frame(conn: sa.Connection, stmt: sa.Select[Any], columns: Sequence[str]
             frame[col] = utc_timestamps(frame[col])
         elif col in DATE_COLUMNS:
             parsed = pd.to_datetime(frame[col], format="ISO8601", errors="coerce")
-            frame[col] = pd.Series(
-                [d.date() if not pd.isna(d) else None for d in parsed],
-                index=frame.index,
-                dtype=object,
-            )
+            frame[col] = parsed.dt.date.astype(object).where(parsed.notna(), None)
         elif col in FLOAT_COLUMNS:
             frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
         elif col in INT_COLUMNS:

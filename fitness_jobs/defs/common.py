@@ -21,6 +21,8 @@ T = TypeVar("T")
 
 APP_DB_POOL = "app_database"
 NO_FAILED_USERS = "no_failed_users"
+# Failure descriptions starting with this mean bad configuration (CLI exit code 2).
+CONFIGURATION_ERROR = "configuration error"
 
 # Transient database trouble (lost connection, lock timeout) is retried with
 # exponential backoff and jitter; everything else fails at once (see run_or_fail).
@@ -49,7 +51,7 @@ def run_or_fail(work: Callable[[], T]) -> T:
             allow_retries=False,
         ) from exc
     except (UsageError, DatabaseConfigError) as exc:
-        raise dg.Failure(description=f"configuration error: {exc}", allow_retries=False) from exc
+        raise dg.Failure(description=f"{CONFIGURATION_ERROR}: {exc}", allow_retries=False) from exc
     except Exception as exc:
         raise dg.Failure(
             description=f"{type(exc).__name__}: {exc}",

@@ -28,10 +28,6 @@ class AppDatabase(dg.ConfigurableResource):
             self._engine = make_engine(self.url)
         return self._engine
 
-    @property
-    def backend(self) -> str:
-        return self.engine().dialect.name
-
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._engine is not None:
             self._engine.dispose()

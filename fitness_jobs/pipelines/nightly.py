@@ -24,7 +24,7 @@ from fitness_jobs.core.usage import summarize_coach_usage
 from fitness_jobs.db import reads
 from fitness_jobs.db.bulk import chunked, records_from_frame, upsert, write_isolated
 from fitness_jobs.db.locks import partition_lock
-from fitness_jobs.db.schema import APP_TABLES
+from fitness_jobs.db.schema import APP_TABLES, UserBehaviorMetrics
 from fitness_jobs.pipelines import (
     Log,
     Progress,
@@ -48,6 +48,8 @@ ROW_COLUMNS = [
     "metrics_version",
     *METRIC_COLUMNS,
 ]
+# What a nightly run needs in the app database (checked before anything runs).
+NIGHTLY_TABLES = (*APP_TABLES, METRICS_TABLE, "coach_usage_daily")
 # A re-run rewrites a row only if one of these differs, so it "changes nothing".
 COMPARED_COLUMNS = ["snapshot_at", "timezone", "metrics_version", *METRIC_COLUMNS]
 
@@ -123,7 +125,7 @@ def run_nightly(
     as_of = snapshot_instant(partition)
     computed_at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     report = NightlyReport(partition=partition, as_of=as_of, limit=limit)
-    require_tables(engine, (*APP_TABLES, METRICS_TABLE))
+    require_tables(engine, NIGHTLY_TABLES)
     if limit == 0:
         log("info", "limit=0: nothing to do")
         return report
@@ -250,8 +252,6 @@ def users_without_metrics(
     engine: sa.Engine, as_of: dt.datetime, user_ids: Sequence[int]
 ) -> list[int]:
     """Of ``user_ids``, those with no ``user_behavior_metrics`` row for snapshot ``as_of``."""
-    from fitness_jobs.db.schema import UserBehaviorMetrics
-
     t = UserBehaviorMetrics.__table__
     missing: list[int] = []
     with engine.connect() as conn:
@@ -288,20 +288,16 @@ RANGE_RULES: dict[str, str] = {
 
 def metrics_range_violations(engine: sa.Engine, as_of: dt.datetime) -> dict[str, int]:
     """Rows of snapshot ``as_of`` breaking each value-range rule (only non-zero counts)."""
-    from fitness_jobs.db.schema import UserBehaviorMetrics
-
     t = UserBehaviorMetrics.__table__
-    out: dict[str, int] = {}
+    names = list(RANGE_RULES)
+    # One pass over the snapshot: a conditional count per rule (a NULL never breaks one).
+    counts = [
+        sa.func.coalesce(sa.func.sum(sa.case((sa.text(f"({RANGE_RULES[n]})"), 1), else_=0)), 0)
+        for n in names
+    ]
     with engine.connect() as conn:
-        for name, condition in RANGE_RULES.items():
-            count = conn.execute(
-                sa.select(sa.func.count())
-                .select_from(t)
-                .where(t.c.snapshot_at == as_of, sa.text(condition))
-            ).scalar_one()
-            if count:
-                out[name] = int(count)
-    return out
+        row = conn.execute(sa.select(*counts).select_from(t).where(t.c.snapshot_at == as_of)).one()
+    return {name: int(count) for name, count in zip(names, row, strict=True) if count}
 
 
 def run_coach_usage(

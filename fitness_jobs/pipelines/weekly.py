@@ -79,6 +79,8 @@ WEIGH_IN_DAYS = 28
 REPORT_COLUMNS = [c.name for c in WeeklyReport.__table__.columns if c.name != "id"]
 PREDICTION_COLUMNS = [c.name for c in TransformationPrediction.__table__.columns if c.name != "id"]
 KEY = ("user_id", "week_start")
+# What a weekly run needs in the app database (checked before anything runs).
+WEEKLY_TABLES = (*APP_TABLES, "weekly_reports", "transformation_predictions")
 
 
 def monday_of(day: dt.date) -> dt.date:
@@ -353,7 +355,7 @@ def run_weekly(
 ) -> WeeklyReportRun:
     """Generate the weekly reports and predictions that are due (see the module doc)."""
     _validate_config(mode, user_ids, chunk_size)
-    require_tables(engine, (*APP_TABLES, "weekly_reports", "transformation_predictions"))
+    require_tables(engine, WEEKLY_TABLES)
     at = (at or now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     if mode == "window":
         in_span = week_in_window_span(at)
