@@ -1,34 +1,19 @@
-"""The Dagster code location: ``dagster dev -w workspace.yaml`` or ``-m fitness_jobs.definitions``."""
+"""The code location: everything under ``fitness_jobs/defs/``, one folder per job.
 
-from __future__ import annotations
+``dg dev`` / ``dg check defs`` (``[tool.dg]`` in pyproject.toml) and
+``dagster dev -w workspace.yaml`` both load ``defs`` from here.
+"""
+
+from pathlib import Path
 
 import dagster as dg
 
-from fitness_jobs.defs.nightly import (
-    coach_usage_daily,
-    nightly_metrics_job,
-    nightly_metrics_schedule,
-    user_behavior_metrics,
-)
-from fitness_jobs.defs.resources import app_database_from_env
-from fitness_jobs.defs.sources import APP_TABLE_SPECS
-from fitness_jobs.defs.weekly import weekly_report_sensor, weekly_reports, weekly_reports_job
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
 
 
 def build_definitions() -> dg.Definitions:
     """The code location, with the app database taken from the environment now."""
-    return dg.Definitions(
-        assets=[
-            *APP_TABLE_SPECS.values(),
-            user_behavior_metrics,
-            coach_usage_daily,
-            weekly_reports,
-        ],
-        jobs=[nightly_metrics_job, weekly_reports_job],
-        schedules=[nightly_metrics_schedule],
-        sensors=[weekly_report_sensor],
-        resources={"app_db": app_database_from_env()},
-    )
-
-
-defs = build_definitions()
+    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)

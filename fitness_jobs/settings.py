@@ -12,6 +12,8 @@ from pathlib import Path
 
 DATABASE_URL_ENV = "FITNESS_DATABASE_URL"
 DATA_DIR_ENV = "FITNESS_DATA_DIR"
+LOCK_TIMEOUT_ENV = "FITNESS_LOCK_TIMEOUT_SECONDS"
+DEFAULT_LOCK_TIMEOUT_S = 300.0
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,3 +40,12 @@ def dagster_home() -> Path:
     path = Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / ".dagster_home")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def lock_timeout_seconds() -> float:
+    """How long a run waits for another run of the same partition (default 5 minutes)."""
+    raw = os.environ.get(LOCK_TIMEOUT_ENV)
+    try:
+        return max(0.0, float(raw)) if raw else DEFAULT_LOCK_TIMEOUT_S
+    except ValueError:
+        return DEFAULT_LOCK_TIMEOUT_S

@@ -1,4 +1,4 @@
-"""Nightly behaviour metrics (DESIGN §5, ``metrics_version`` 1), vectorised over users.
+"""Nightly behaviour metrics (design §5, ``metrics_version`` 1), vectorised over users.
 
 Everything is computed for all users at once: sessions are placed on an
 ``(n_users, HISTORY_DAYS)`` matrix indexed by *age* (``metrics_day − local day``,
@@ -6,7 +6,7 @@ so column 0 is each user's own metrics day, whatever it is), and every window,
 week and series is a slice, a cumulative-sum difference or a ``bincount`` on it.
 There is no Python loop over users.
 
-Semantics that DESIGN leaves open, as implemented here:
+Semantics the design leaves open (docs/design.md §5), as implemented here:
 
 * Sessions are workouts with status ``completed``/``partial`` and ``finalized_at``
   not null and ``≤ cutoff``; ``abandoned`` workouts are counted (28-day window
@@ -15,7 +15,8 @@ Semantics that DESIGN leaves open, as implemented here:
 * Weeks are local ISO weeks.  Week 0 is the current (partial) week containing
   the metrics day; weeks 1…52 are the complete weeks before it.  Streaks are
   therefore capped at 52 complete weeks (+1 for the current week).
-* ``T`` = ``weekly_session_target``; NULL, non-finite or < 1 → 3.
+* ``T`` is :func:`fitness_jobs.core.targets.weekly_targets` (whole number ≥ 1, else 3),
+  the same rule as the weekly report's ``session_target``.
 * ``days_since_last_session`` uses the latest supplied session (≤ cutoff) even if
   it is older than the history window; NULL (``pd.NA``) when there is none, and
   then ``lapse_risk = 'lapsed'``.
@@ -43,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from fitness_jobs.core import calendar, loads
+from fitness_jobs.core.targets import weekly_targets
 
 METRICS_VERSION = 1
 
@@ -80,7 +82,6 @@ METRIC_COLUMNS: list[str] = [
 
 OUTPUT_COLUMNS: list[str] = ["user_id", "metrics_date", "timezone", *METRIC_COLUMNS]
 
-DEFAULT_WEEKLY_TARGET = 3
 STREAK_WEEKS = 52  # complete weeks looked at for streaks
 ACTIVITY_DAYS = 90  # gaps, preferred hour, preferred weekday
 LOAD_DAYS = loads.LOAD_HISTORY_DAYS  # 180
@@ -141,12 +142,6 @@ def _nullable_int(values: np.ndarray, valid: np.ndarray) -> pd.arrays.IntegerArr
     )
 
 
-def _weekly_targets(raw: pd.Series) -> np.ndarray:
-    t = _floats(raw)
-    t = np.where(np.isfinite(t) & (t >= 1), np.floor(t), DEFAULT_WEEKLY_TARGET)
-    return t.astype(np.int64)
-
-
 def grouped_quantile(group: np.ndarray, values: np.ndarray, n_groups: int, q: float) -> np.ndarray:
     """Per-group quantile with numpy's default (linear) interpolation; NaN for empty groups."""
     group = np.asarray(group, dtype=np.int64)
@@ -191,7 +186,7 @@ def _lapse_band(days_since: np.ndarray, ratio: np.ndarray) -> np.ndarray:
 def compute_behavior_metrics(
     users: pd.DataFrame, workouts: pd.DataFrame, sets: pd.DataFrame
 ) -> pd.DataFrame:
-    """Behaviour metrics of DESIGN §5 for every row of ``users``, in the same order.
+    """Behaviour metrics of design §5 for every row of ``users``, in the same order.
 
     ``users``: ``user_id``, ``tz`` (valid canonical IANA name), ``weekly_session_target``
     (NaN → 3), ``metrics_day`` (day number), ``cutoff`` (UTC instant; later workouts
@@ -211,7 +206,7 @@ def compute_behavior_metrics(
     tz = users["tz"].astype(object)
     mday = users["metrics_day"].to_numpy(dtype=np.int64)
     wd = calendar.weekday(mday)
-    target = _weekly_targets(users["weekly_session_target"])
+    target = weekly_targets(users["weekly_session_target"])
     cutoff = _utc_values(users["cutoff"])
 
     # ---- workouts → (row, age) of sessions and abandoned workouts -----------------

@@ -1,4 +1,4 @@
-"""Transformation prediction (DESIGN §7): Theil–Sen weight trend + linearised Hall (2011).
+"""Transformation prediction (design §7): Theil–Sen weight trend + linearised Hall (2011).
 
 For each user and reported week ``W`` (a Monday, as a day number):
 
@@ -11,12 +11,13 @@ For each user and reported week ``W`` (a Monday, as a day number):
   implemented by ``scipy.stats.theilslopes``); trend weight = the Theil–Sen line at the last
   weigh-in day.  The intercept uses ``method='separate'`` (Conover: ``median(y) − slope ·
   median(x)``), scipy's default.  Both ``'separate'`` and ``'joint'`` reproduce the
-  reference vector of DESIGN §7 (intercept 90.2 either way; the CI does not depend on it).
+  reference vector of design §7 (intercept 90.2 either way; the CI does not depend on it).
 * ``τ`` from the linearised Hall (2011) model (``hall_tau``), projection at ``h`` days after
   the last weigh-in day: ``trend + r·τ·(1 − e^{−h/τ})`` for ``r`` = slope, low and high CI
   slopes.
-* Flags (never silent clipping): ``faster_than_recommended``, ``stable``, ``bmi_floor``,
-  ``tau_default`` (τ = 400 because sex, age or height is missing or outside the model's
+* Flags (never silent clipping): ``faster_than_recommended``, ``stable``, ``bmi_floor``
+  (a projection or band end below BMI 18.5 was raised to it), ``bmi_floor_unknown`` (no
+  usable height: the floor cannot be computed, nothing is clamped), ``tau_default`` (τ = 400 because sex, age or height is missing or outside the model's
   domain), and for insufficient data the reasons ``too_few_weigh_in_days``,
   ``span_under_13_days``, ``no_weigh_in_prior_week``, ``no_weigh_in_this_week``,
   ``latest_weigh_in_stale``.
@@ -71,6 +72,7 @@ STATUS_INSUFFICIENT = "insufficient_data"
 FLAG_FAST = "faster_than_recommended"
 FLAG_STABLE = "stable"
 FLAG_BMI_FLOOR = "bmi_floor"
+FLAG_BMI_FLOOR_UNKNOWN = "bmi_floor_unknown"
 FLAG_TAU_DEFAULT = "tau_default"
 FLAG_TOO_FEW_DAYS = "too_few_weigh_in_days"
 FLAG_SHORT_SPAN = "span_under_13_days"
@@ -179,6 +181,28 @@ def theil_sen_matrix(
 # --------------------------------------------------------------------------- Hall τ
 
 
+def jackson_percent_fat(male: np.ndarray, age_years: np.ndarray, bmi: np.ndarray) -> np.ndarray:
+    """Body fat % from BMI (Jackson et al. 2002): men ``0.14·age + 37.31·ln BMI − 103.94``,
+    women ``0.14·age + 39.96·ln BMI − 102.01``."""
+    age = np.asarray(age_years, dtype=float)
+    with np.errstate(all="ignore"):
+        ln_bmi = np.log(np.asarray(bmi, dtype=float))
+        return np.where(
+            male, 0.14 * age + 37.31 * ln_bmi - 103.94, 0.14 * age + 39.96 * ln_bmi - 102.01
+        )
+
+
+def mifflin_st_jeor_rmr(
+    male: np.ndarray, weight_kg: np.ndarray, height_cm: np.ndarray, age_years: np.ndarray
+) -> np.ndarray:
+    """Resting metabolic rate (kcal/day), Mifflin–St Jeor (1990):
+    ``10·kg + 6.25·cm − 5·age + 5`` for men, ``… − 161`` for women."""
+    bw = np.asarray(weight_kg, dtype=float)
+    height = np.asarray(height_cm, dtype=float)
+    age = np.asarray(age_years, dtype=float)
+    return 10.0 * bw + 6.25 * height - 5.0 * age + np.where(male, 5.0, -161.0)
+
+
 def _hall_tau_arrays(
     sex: np.ndarray, age_years: np.ndarray, height_cm: np.ndarray, weight_kg: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -200,12 +224,8 @@ def _hall_tau_arrays(
     )
     with np.errstate(all="ignore"):
         bmi = bw / (height / 100.0) ** 2
-        ln_bmi = np.log(bmi)
-        pct_bf = np.where(
-            male, 0.14 * age + 37.31 * ln_bmi - 103.94, 0.14 * age + 39.96 * ln_bmi - 102.01
-        )
-        fm = bw * pct_bf / 100.0
-        rmr = 10.0 * bw + 6.25 * height - 5.0 * age + np.where(male, 5.0, -161.0)
+        fm = bw * jackson_percent_fat(male, age, bmi) / 100.0
+        rmr = mifflin_st_jeor_rmr(male, bw, height, age)
         a = FORBES_C / fm
         delta = ((1.0 - BETA_TEF) * PAL - 1.0) * rmr / bw
         eps = (GAMMA_F + a * GAMMA_L) / (1.0 + a) + delta
@@ -377,6 +397,7 @@ def predict_transformations(
             (fast, FLAG_FAST),
             (stable, FLAG_STABLE),
             (floored, FLAG_BMI_FLOOR),
+            (~height_known, FLAG_BMI_FLOOR_UNKNOWN),
             (tau_default, FLAG_TAU_DEFAULT),
         ):
             for i in np.flatnonzero(mask):

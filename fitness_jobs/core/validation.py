@@ -1,4 +1,4 @@
-"""Validation of raw app rows before a batch (DESIGN §8).
+"""Validation of raw app rows before a batch (design §8).
 
 Each function returns the rows that pass, *unchanged* (same index, columns and
 dtypes), plus a :class:`collections.Counter` of why the others were excluded.
@@ -39,11 +39,13 @@ __all__ = [
     "NEGATIVE_DURATION",
     "NON_FINITE_VALUE",
     "SESSION_RPE_OUT_OF_RANGE",
+    "SET_BOUNDS",
     "SET_REASONS",
     "STARTED_AFTER_FINALIZED",
     "UNKNOWN_STATUS",
     "VALID_STATUSES",
     "WEIGH_IN_REASONS",
+    "WORKOUT_BOUNDS",
     "WORKOUT_EXCLUDED",
     "WORKOUT_REASONS",
     "validate_sets",
@@ -88,6 +90,19 @@ MIN_REPS, MAX_REPS = 1, 100
 MAX_SET_WEIGHT_KG = 600.0
 MIN_BODY_WEIGHT_KG, MAX_BODY_WEIGHT_KG = 25.0, 350.0
 FUTURE_TOLERANCE = pd.Timedelta(minutes=5)
+
+# The numeric limits, defined once.  The pandas validation below and the database's
+# pre-aggregated reads (``fitness_jobs.db.validity``: first session, personal records,
+# active users) are both built from these, so the two can never disagree.
+# A workout's duration and session RPE may be NULL (no load); a set's reps and weight may not.
+WORKOUT_BOUNDS: dict[str, tuple[float, float]] = {
+    "duration_seconds": (0, MAX_DURATION_SECONDS),
+    "session_rpe": (SESSION_RPE_MIN, SESSION_RPE_MAX),
+}
+SET_BOUNDS: dict[str, tuple[float, float]] = {
+    "reps": (MIN_REPS, MAX_REPS),
+    "weight_kg": (0.0, MAX_SET_WEIGHT_KG),
+}
 
 
 def _utc(values: pd.Series) -> pd.Series:
@@ -189,10 +204,12 @@ def validate_workouts(
         bad_number |= ~_is_missing(raw) & ~np.isfinite(num)
     reasons.flag(bad_number, NON_FINITE_VALUE)
 
+    min_duration, max_duration = WORKOUT_BOUNDS["duration_seconds"]
+    min_rpe, max_rpe = WORKOUT_BOUNDS["session_rpe"]
     with np.errstate(invalid="ignore"):
-        reasons.flag(duration < 0, NEGATIVE_DURATION)
-        reasons.flag(duration > MAX_DURATION_SECONDS, ABSURD_DURATION)
-        reasons.flag((rpe < SESSION_RPE_MIN) | (rpe > SESSION_RPE_MAX), SESSION_RPE_OUT_OF_RANGE)
+        reasons.flag(duration < min_duration, NEGATIVE_DURATION)
+        reasons.flag(duration > max_duration, ABSURD_DURATION)
+        reasons.flag((rpe < min_rpe) | (rpe > max_rpe), SESSION_RPE_OUT_OF_RANGE)
 
     reasons.flag((started > finalized).to_numpy(), STARTED_AFTER_FINALIZED)
     reasons.flag(((started > limit) | (finalized > limit)).to_numpy(), FUTURE_TIMESTAMP)
@@ -231,11 +248,13 @@ def validate_sets(
         reasons.flag(~sets["workout_id"].isin(kept).to_numpy(), WORKOUT_EXCLUDED)
     reps = _numbers(sets["reps"])
     weight = _numbers(sets["weight_kg"])
-    with np.errstate(invalid="ignore"):
-        reasons.flag(~np.isfinite(reps) | (reps < MIN_REPS) | (reps > MAX_REPS), INVALID_REPS)
-        reasons.flag(
-            ~np.isfinite(weight) | (weight < 0) | (weight > MAX_SET_WEIGHT_KG), INVALID_SET_WEIGHT
-        )
+    for values, column, reason in (
+        (reps, "reps", INVALID_REPS),
+        (weight, "weight_kg", INVALID_SET_WEIGHT),
+    ):
+        low, high = SET_BOUNDS[column]
+        with np.errstate(invalid="ignore"):
+            reasons.flag(~np.isfinite(values) | (values < low) | (values > high), reason)
     return sets.loc[reasons.ok], reasons.counter()
 
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from fitness_jobs.db.schema import Base
+from fitness_jobs.errors import ConfigurationError
 
 
-class DatabaseConfigError(ValueError):
+class DatabaseConfigError(ConfigurationError):
     """The database URL is unusable (bad scheme or driver)."""
 
 
@@ -66,3 +68,15 @@ def create_schema(engine: sa.Engine) -> list[str]:
     existing = set(sa.inspect(engine).get_table_names())
     Base.metadata.create_all(engine, checkfirst=True)
     return [t for t in Base.metadata.tables if t not in existing]
+
+
+def require_tables(engine: sa.Engine, tables: Iterable[str]) -> None:
+    """Fail with a clear configuration error when the app schema is missing."""
+    existing = set(sa.inspect(engine).get_table_names())
+    missing = [t for t in tables if t not in existing]
+    if missing:
+        where = engine.url.render_as_string(hide_password=True)
+        raise ConfigurationError(
+            f"the app database {where} has no table(s) {', '.join(missing)}: "
+            "check FITNESS_DATABASE_URL, or run `fitness-jobs db init` for a dev database"
+        )

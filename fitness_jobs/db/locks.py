@@ -20,9 +20,18 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from fitness_jobs.settings import LOCK_TIMEOUT_ENV, lock_timeout_seconds
+
 
 class LockTimeout(RuntimeError):
-    """Another run held the partition lock for longer than the timeout."""
+    """Another run held the partition lock for longer than the timeout (not retried)."""
+
+    def __init__(self, name: str, timeout_s: float) -> None:
+        super().__init__(
+            f"another run has held the lock {name!r} for {timeout_s:.0f} s "
+            f"({LOCK_TIMEOUT_ENV}); it may still be running: find it in the UI's runs, "
+            "and re-run this partition once it has ended"
+        )
 
 
 def lock_key(name: str) -> int:
@@ -32,15 +41,17 @@ def lock_key(name: str) -> int:
 
 
 @contextlib.contextmanager
-def partition_lock(engine: sa.Engine, name: str, timeout_s: float = 3600.0) -> Iterator[float]:
-    """Hold the lock called ``name``; yields the seconds spent waiting for it."""
+def partition_lock(engine: sa.Engine, name: str, timeout_s: float | None = None) -> Iterator[float]:
+    """Hold the lock called ``name``; yields the seconds spent waiting for it.  Waits at
+    most ``timeout_s`` (default: ``FITNESS_LOCK_TIMEOUT_SECONDS``, 5 minutes)."""
+    timeout_s = lock_timeout_seconds() if timeout_s is None else timeout_s
     started = time.monotonic()
     if engine.dialect.name == "postgresql":
         key = lock_key(name)
         with engine.connect() as conn:
             while not conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
                 if time.monotonic() - started > timeout_s:
-                    raise LockTimeout(f"lock {name!r} still held after {timeout_s:.0f}s")
+                    raise LockTimeout(name, timeout_s)
                 time.sleep(0.5)
             conn.commit()
             try:
@@ -62,7 +73,7 @@ def partition_lock(engine: sa.Engine, name: str, timeout_s: float = 3600.0) -> I
                 break
             except BlockingIOError:
                 if time.monotonic() - started > timeout_s:
-                    raise LockTimeout(f"lock {name!r} still held after {timeout_s:.0f}s") from None
+                    raise LockTimeout(name, timeout_s) from None
                 time.sleep(0.2)
         try:
             yield time.monotonic() - started

@@ -17,16 +17,17 @@ import pandas as pd
 import psycopg
 import sqlalchemy as sa
 
+from fitness_jobs.core.metrics import SESSION_STATUSES
 from fitness_jobs.db.schema import (
     BodyWeightLog,
     LlmUsageDaily,
     User,
-    WeeklyReport,
     Workout,
     WorkoutSet,
 )
+from fitness_jobs.db.validity import valid_workout
 
-FINALIZED_STATUSES = ("completed", "partial")
+FINALIZED_STATUSES = SESSION_STATUSES  # a session: a completed or partial workout
 ACTIVE_WINDOW = dt.timedelta(days=30)
 
 USER_COLUMNS = [
@@ -151,11 +152,19 @@ def read_frame(conn: sa.Connection, stmt: sa.Select[Any], columns: Sequence[str]
     return frame
 
 
-def active_user_ids(conn: sa.Connection, as_of: dt.datetime, limit: int | None = None) -> list[int]:
-    """Users active at ``as_of`` (DESIGN §2), ascending by id, the first ``limit`` of them.
+def active_user_ids(
+    conn: sa.Connection,
+    as_of: dt.datetime,
+    limit: int | None = None,
+    *,
+    now: dt.datetime | None = None,
+) -> list[int]:
+    """Users active at ``as_of`` (design §2), ascending by id, the first ``limit`` of them.
 
-    Active: not deleted at ``as_of`` and at least one finalized workout (completed
-    or partial) with ``finalized_at`` in ``(as_of − 30 days, as_of]``.
+    Active: not deleted at ``as_of`` and at least one valid finalized workout (completed
+    or partial) with ``finalized_at`` in ``(as_of − 30 days, as_of]``.  Valid as the
+    validation judges it at ``now`` (default: the wall clock; ``db.validity``): a bad
+    row makes nobody active.
     """
     w = Workout.__table__
     u = User.__table__
@@ -165,6 +174,7 @@ def active_user_ids(conn: sa.Connection, as_of: dt.datetime, limit: int | None =
             w.c.status.in_(FINALIZED_STATUSES),
             w.c.finalized_at > as_of - ACTIVE_WINDOW,
             w.c.finalized_at <= as_of,
+            valid_workout(w, now or dt.datetime.now(dt.UTC)),
         )
         .distinct()
         .subquery()
@@ -202,9 +212,14 @@ def users(conn: sa.Connection, user_ids: Sequence[int]) -> pd.DataFrame:
 
 
 def first_session_at(
-    conn: sa.Connection, user_ids: Sequence[int], as_of: dt.datetime
+    conn: sa.Connection,
+    user_ids: Sequence[int],
+    as_of: dt.datetime,
+    *,
+    now: dt.datetime | None = None,
 ) -> pd.DataFrame:
-    """Each user's earliest finalized session at or before ``as_of`` (``user_id``, ``first_session_at``)."""
+    """Each user's earliest valid finalized session at or before ``as_of``
+    (``user_id``, ``first_session_at``); valid as the validation judges it at ``now``."""
     w = Workout.__table__
     stmt = (
         sa.select(w.c.user_id, sa.func.min(w.c.finalized_at))
@@ -212,6 +227,7 @@ def first_session_at(
             w.c.user_id.in_(list(user_ids)),
             w.c.status.in_(FINALIZED_STATUSES),
             w.c.finalized_at <= as_of,
+            valid_workout(w, now or dt.datetime.now(dt.UTC)),
         )
         .group_by(w.c.user_id)
     )
@@ -347,13 +363,3 @@ def metrics_rows(
         stmt = stmt.where(t.c[col] == value)
     result = conn.execute(stmt)
     return pd.DataFrame.from_records(result.all(), columns=list(result.keys()))
-
-
-def existing_report_user_ids(
-    conn: sa.Connection, week_start: dt.date, user_ids: Sequence[int] | None = None
-) -> set[int]:
-    t = WeeklyReport.__table__
-    stmt = sa.select(t.c.user_id).where(t.c.week_start == week_start)
-    if user_ids is not None:
-        stmt = stmt.where(t.c.user_id.in_(list(user_ids)))
-    return {int(r[0]) for r in conn.execute(stmt)}

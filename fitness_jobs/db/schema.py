@@ -1,6 +1,6 @@
 """SQLAlchemy 2.0 models of the app tables (read) and the job tables (written).
 
-Column names are the contract of DESIGN.md §3 and §4.  The same models work on
+Column names are the contract of docs/design.md §3 and §4.  The same models work on
 PostgreSQL (``timestamptz``, ``date``, ``boolean``, ``jsonb``) and on SQLite (UTC
 timestamps in SQLAlchemy's default text form, dates ``YYYY-MM-DD``, booleans 0/1).
 """
@@ -200,7 +200,7 @@ class WeeklyReport(Base):
     acwr_flag: Mapped[str | None] = mapped_column(sa.Text)
     monotony: Mapped[float | None] = mapped_column(sa.Float)
     streak_weeks: Mapped[int] = mapped_column(sa.Integer)
-    lapse_risk: Mapped[str] = mapped_column(sa.Text)
+    lapse_risk: Mapped[str | None] = mapped_column(sa.Text)  # NULL: no session ever
     trend_weight_kg: Mapped[float | None] = mapped_column(sa.Float)
     weight_change_kg_per_week: Mapped[float | None] = mapped_column(sa.Float)
     prediction_status: Mapped[str | None] = mapped_column(sa.Text)

@@ -3,26 +3,30 @@
 from __future__ import annotations
 
 import time
-import traceback
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import dagster as dg
-import pandas as pd
 import sqlalchemy as sa
 
+from fitness_jobs.core.isolation import SystematicFailure, first_line, short_traceback
 from fitness_jobs.db.bulk import is_transient
-from fitness_jobs.db.engine import DatabaseConfigError
 from fitness_jobs.db.locks import LockTimeout
-from fitness_jobs.pipelines import Log, UsageError
+from fitness_jobs.errors import ConfigurationError
+from fitness_jobs.pipelines import Log
+from fitness_jobs.pipelines.runner import PHASES, RunReport
 
 T = TypeVar("T")
 
 APP_DB_POOL = "app_database"
 NO_FAILED_USERS = "no_failed_users"
-# Failure descriptions starting with this mean bad configuration (CLI exit code 2).
-CONFIGURATION_ERROR = "configuration error"
+
+
+class ConfigurationFailure(dg.Failure):
+    """A step failure caused by a :class:`ConfigurationError` (never retried). The command
+    line recognises it by this type in the step's error and exits with code 2."""
+
 
 # Transient database trouble (lost connection, lock timeout) is retried with
 # exponential backoff and jitter; everything else fails at once (see run_or_fail).
@@ -36,26 +40,28 @@ DB_RETRY_POLICY = dg.RetryPolicy(
 
 def run_or_fail(work: Callable[[], T]) -> T:
     """Run ``work``; let transient database errors through to the retry policy and turn
-    anything else into a ``dg.Failure`` that is not retried (a bug or bad configuration
-    does not get better by waiting)."""
+    anything else into a ``dg.Failure`` that is not retried (a bug, bad configuration, a
+    systematic failure or a partition lock held too long do not get better by waiting)."""
     try:
         return work()
-    except LockTimeout:
-        raise
+    except ConfigurationError as exc:
+        raise ConfigurationFailure(
+            description=f"configuration error: {exc}", allow_retries=False
+        ) from exc
+    except (SystematicFailure, LockTimeout) as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from exc
     except sa.exc.SQLAlchemyError as exc:
         if is_transient(exc):
             raise
         raise dg.Failure(
-            description=f"database error: {type(exc).__name__}: {getattr(exc, 'orig', exc)}",
-            metadata={"traceback": dg.MetadataValue.text(traceback.format_exc())},
+            description=f"database error: {first_line(exc)}",
+            metadata={"traceback": dg.MetadataValue.text(short_traceback(exc))},
             allow_retries=False,
         ) from exc
-    except (UsageError, DatabaseConfigError) as exc:
-        raise dg.Failure(description=f"{CONFIGURATION_ERROR}: {exc}", allow_retries=False) from exc
     except Exception as exc:
         raise dg.Failure(
-            description=f"{type(exc).__name__}: {exc}",
-            metadata={"traceback": dg.MetadataValue.text(traceback.format_exc())},
+            description=f"{type(exc).__name__}: {first_line(exc)}",
+            metadata={"traceback": dg.MetadataValue.text(short_traceback(exc))},
             allow_retries=False,
         ) from exc
 
@@ -85,8 +91,10 @@ def progress_logger(log: Log) -> Callable[[int, int], None]:
     return progress
 
 
-def failure_metadata(failed: dict[int, str], limit: int = 500) -> dict[str, Any]:
-    """Failed users by id and error code (never emails); the first ``limit`` listed."""
+def failure_metadata(report: RunReport, limit: int = 500) -> dict[str, Any]:
+    """Failed users by id and error code (never emails), the first ``limit`` listed, and
+    each distinct failure with its message, count and sample ids."""
+    failed = report.failed
     shown = sorted(failed.items())[:limit]
     return {
         "failed_users": len(failed),
@@ -94,18 +102,36 @@ def failure_metadata(failed: dict[int, str], limit: int = 500) -> dict[str, Any]
         "failed_user_ids": dg.MetadataValue.json(
             [{"user_id": uid, "error": code} for uid, code in shown]
         ),
+        "failures": dg.MetadataValue.json(
+            [
+                {
+                    "code": f.code,
+                    "message": f.message,
+                    "users": f.users,
+                    "sample_user_ids": f.sample_user_ids,
+                }
+                for f in report.distinct_failures()
+            ]
+        ),
     }
 
 
-def markdown_table(frame: pd.DataFrame, columns: Sequence[str]) -> str:
-    cols = [c for c in columns if c in frame.columns]
-    lines = [" | ".join(cols), " | ".join("---" for _ in cols)]
-    for row in frame[cols].itertuples(index=False):
-        cells = []
-        for value in row:
-            if isinstance(value, float):
-                cells.append("" if pd.isna(value) else f"{value:.3g}")
-            else:
-                cells.append(str(value))
-        lines.append(" | ".join(cells))
-    return "\n".join(lines)
+def failure_check(report: RunReport, asset_key: dg.AssetKey | None = None) -> dg.AssetCheckResult:
+    """The blocking ``no_failed_users`` check: fails the run when any user failed."""
+    return dg.AssetCheckResult(
+        asset_key=asset_key,
+        check_name=NO_FAILED_USERS,
+        passed=not report.errors,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata=failure_metadata(report),
+    )
+
+
+def phase_metadata(report: RunReport) -> dict[str, Any]:
+    """Seconds per phase (read, validate, compute, write), chunks, bisections, lock wait."""
+    return {
+        **{f"{phase}_seconds": round(report.timings.get(phase, 0.0), 3) for phase in PHASES},
+        "chunks": report.chunks,
+        "bisections": report.bisections,
+        "lock_wait_seconds": round(report.lock_wait_s, 3),
+    }

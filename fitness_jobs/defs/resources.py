@@ -38,3 +38,8 @@ def app_database_from_env() -> AppDatabase:
     if os.environ.get(DATABASE_URL_ENV):
         return AppDatabase(url=dg.EnvVar(DATABASE_URL_ENV))
     return AppDatabase(url=default_database_url())
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(resources={"app_db": app_database_from_env()})

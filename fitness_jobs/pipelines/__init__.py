@@ -8,9 +8,21 @@ returned report into metadata, checks and logs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
-import sqlalchemy as sa
+from fitness_jobs.db.engine import require_tables
+from fitness_jobs.errors import ConfigurationError
+from fitness_jobs.pipelines.runner import RunReport
+
+__all__ = [
+    "ConfigurationError",
+    "Log",
+    "Progress",
+    "log_failures",
+    "no_log",
+    "no_progress",
+    "require_tables",
+]
 
 Log = Callable[[str, str], None]  # (level, message)
 Progress = Callable[[int, int], None]  # (users done, users total)
@@ -24,25 +36,20 @@ def no_progress(_done: int, _total: int) -> None:
     return None
 
 
-def log_failures(log: Log, failed: dict[int, str], limit: int = 20) -> None:
-    """One error line naming the failed users by id and error code (never emails)."""
-    if failed:
-        shown = ", ".join(f"{uid}:{code}" for uid, code in sorted(failed.items())[:limit])
-        more = f" (+{len(failed) - limit} more)" if len(failed) > limit else ""
-        log("error", f"{len(failed)} user(s) failed: {shown}{more}")
-
-
-class UsageError(ValueError):
-    """Bad run configuration or an unusable database (exit code 2 on the command line)."""
-
-
-def require_tables(engine: sa.Engine, tables: Iterable[str]) -> None:
-    """Fail with a clear configuration error when the app schema is missing."""
-    existing = set(sa.inspect(engine).get_table_names())
-    missing = [t for t in tables if t not in existing]
-    if missing:
-        where = engine.url.render_as_string(hide_password=True)
-        raise UsageError(
-            f"the app database {where} has no table(s) {', '.join(missing)}: "
-            "check FITNESS_DATABASE_URL, or run `fitness-jobs db init` for a dev database"
+def log_failures(log: Log, report: RunReport, limit: int = 20) -> None:
+    """One error line naming the failed users by id and code (never emails), then each
+    distinct failure once: its code, message, how many users, sample ids, traceback."""
+    failed = report.failed
+    if not failed:
+        return
+    shown = ", ".join(f"{uid}:{code}" for uid, code in sorted(failed.items())[:limit])
+    more = f" (+{len(failed) - limit} more)" if len(failed) > limit else ""
+    log("error", f"{len(failed)} user(s) failed: {shown}{more}")
+    for failure in report.distinct_failures():
+        text = (
+            f"{failure.users} user(s) failed with {failure.code}: {failure.message} "
+            f"(e.g. user ids {', '.join(map(str, failure.sample_user_ids))})"
         )
+        if failure.traceback:
+            text += "\n" + failure.traceback
+        log("error", text)

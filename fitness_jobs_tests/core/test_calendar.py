@@ -9,14 +9,7 @@ import pandas as pd
 import pytest
 
 from fitness_jobs.core import calendar
-from fitness_jobs.core.calendar import (
-    TZ_CASE_FIXED,
-    TZ_INVALID,
-    TZ_NULL_FALLBACK,
-    TZ_OK,
-    resolve_timezone,
-    resolve_timezones,
-)
+from fitness_jobs.core.calendar import resolve_timezone, resolve_timezones
 
 UTC = dt.UTC
 
@@ -24,16 +17,16 @@ UTC = dt.UTC
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("Europe/Berlin", ("Europe/Berlin", TZ_OK)),
-        ("America/St_Johns", ("America/St_Johns", TZ_OK)),
-        ("UTC", ("UTC", TZ_OK)),
-        ("europe/berlin", ("Europe/Berlin", TZ_CASE_FIXED)),
-        ("AMERICA/NEW_YORK", ("America/New_York", TZ_CASE_FIXED)),
-        ("asia/kathmandu", ("Asia/Kathmandu", TZ_CASE_FIXED)),
-        (None, ("UTC", TZ_NULL_FALLBACK)),
-        (float("nan"), ("UTC", TZ_NULL_FALLBACK)),
-        ("", ("UTC", TZ_NULL_FALLBACK)),
-        ("   ", ("UTC", TZ_NULL_FALLBACK)),
+        ("Europe/Berlin", ("Europe/Berlin", "ok")),
+        ("America/St_Johns", ("America/St_Johns", "ok")),
+        ("UTC", ("UTC", "ok")),
+        ("europe/berlin", ("Europe/Berlin", "case_normalized")),
+        ("AMERICA/NEW_YORK", ("America/New_York", "case_normalized")),
+        ("asia/kathmandu", ("Asia/Kathmandu", "case_normalized")),
+        (None, ("UTC", "null_fallback_utc")),
+        (float("nan"), ("UTC", "null_fallback_utc")),
+        ("", ("UTC", "null_fallback_utc")),
+        ("   ", ("UTC", "null_fallback_utc")),
     ],
 )
 def test_resolve_timezone_valid(raw: object, expected: tuple[str, str]) -> None:
@@ -58,7 +51,7 @@ def test_resolve_timezone_valid(raw: object, expected: tuple[str, str]) -> None:
     ],
 )
 def test_resolve_timezone_invalid(raw: object) -> None:
-    assert resolve_timezone(raw) == (None, TZ_INVALID)  # type: ignore[arg-type]
+    assert resolve_timezone(raw) == (None, "invalid")  # type: ignore[arg-type]
 
 
 def test_resolve_timezones_vectorised_keeps_index() -> None:
@@ -68,11 +61,11 @@ def test_resolve_timezones_vectorised_keeps_index() -> None:
     assert out["tz"].isna().tolist() == [False, False, False, True, False]
     assert out["tz"].dropna().tolist() == ["Europe/Berlin", "UTC", "Europe/Berlin", "UTC"]
     assert out["tz_status"].tolist() == [
-        TZ_OK,
-        TZ_NULL_FALLBACK,
-        TZ_CASE_FIXED,
-        TZ_INVALID,
-        TZ_NULL_FALLBACK,
+        "ok",
+        "null_fallback_utc",
+        "case_normalized",
+        "invalid",
+        "null_fallback_utc",
     ]
 
 

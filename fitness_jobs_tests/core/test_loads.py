@@ -42,11 +42,13 @@ def test_daily_matrix_sums_and_drops_out_of_range() -> None:
 def test_pmc_published_vector() -> None:
     daily = np.full((1, 42), 100.0)
     pmc = loads.performance_management(daily)
-    assert pmc["ctl"][0] == pytest.approx(63.654, abs=0.01)
-    assert pmc["atl"][0] == pytest.approx(99.846, abs=0.01)
+    # Constant load L from 0: x_n = L·(1 − (1 − 1/k)^n), n = 42 days (k = 42 for CTL, 7 for ATL)
+    assert pmc["ctl"][0] == pytest.approx(100 * (1 - (41 / 42) ** 42), rel=1e-12)
+    assert pmc["atl"][0] == pytest.approx(100 * (1 - (6 / 7) ** 42), rel=1e-12)
+    assert (round(pmc["ctl"][0], 3), round(pmc["atl"][0], 3)) == (63.654, 99.846)  # design §5.4
     ctl41 = 100 * (1 - (41 / 42) ** 41)
     atl41 = 100 * (1 - (6 / 7) ** 41)
-    assert pmc["tsb"][0] == pytest.approx(ctl41 - atl41)
+    assert pmc["tsb"][0] == pytest.approx(ctl41 - atl41, rel=1e-12)
 
 
 def test_pmc_leading_zeros_do_not_matter_and_single_day_tsb() -> None:
@@ -54,7 +56,9 @@ def test_pmc_leading_zeros_do_not_matter_and_single_day_tsb() -> None:
     b = loads.performance_management(
         np.concatenate([np.zeros((1, 138)), np.full((1, 42), 100.0)], axis=1)
     )
-    assert b["ctl"][0] == pytest.approx(a["ctl"][0])
+    assert a["ctl"][0] == pytest.approx(100 * (1 - (41 / 42) ** 42), rel=1e-12)
+    assert b["ctl"][0] == pytest.approx(100 * (1 - (41 / 42) ** 42), rel=1e-12)
+    assert b["tsb"][0] == pytest.approx(100 * ((6 / 7) ** 41 - (41 / 42) ** 41), rel=1e-12)
     one = loads.performance_management(np.array([[100.0]]))
     assert one["ctl"][0] == pytest.approx(100 / 42)
     assert one["tsb"][0] == 0.0
@@ -62,7 +66,16 @@ def test_pmc_leading_zeros_do_not_matter_and_single_day_tsb() -> None:
 
 def test_acwr_williams_vector() -> None:
     daily = np.array([[420, 0, 420, 0, 420, 0, 0] * 3 + [600, 0, 600, 0, 600, 0, 0]], dtype=float)
-    assert loads.acute_chronic_ratio(daily)[0] == pytest.approx(1.017, abs=0.001)
+    assert loads.acute_chronic_ratio(daily)[0] == pytest.approx(_acwr_by_hand(daily[0]), rel=1e-12)
+    assert round(loads.acute_chronic_ratio(daily)[0], 3) == 1.017  # design §5.4
+
+
+def _acwr_by_hand(series: np.ndarray) -> float:
+    acute = chronic = 0.0
+    for load in series:
+        acute += 2 / 8 * (load - acute)
+        chronic += 2 / 29 * (load - chronic)
+    return acute / chronic
 
 
 def test_acwr_nan_when_chronic_zero() -> None:

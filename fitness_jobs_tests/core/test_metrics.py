@@ -1,4 +1,4 @@
-"""Behaviour metrics (DESIGN §5) against hand-computed expectations.
+"""Behaviour metrics (design §5) against hand-computed expectations.
 
 Unless a test says otherwise the metrics date is Wednesday 2026-03-11 (REF), so with
 ``ago`` = days before it: the current ISO week is ago 0…2 (Mon 9 – Wed 11) and complete
@@ -297,6 +297,22 @@ def test_weekly_target_default_and_adherence_cap() -> None:
     assert out.loc[3, "weekly_target"] == 5
     assert out.loc[3, "adherence_4w"] == pytest.approx((1 + 1 / 5) / 4)
     assert out.loc[3, "current_streak_weeks"] == 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "target"),
+    [(None, 3), (0, 3), (2.5, 3), (math.nan, 3), (-1, 3), (math.inf, 3), (1, 1), (4, 4)],
+)
+def test_weekly_target_is_the_shared_rule(raw: float | None, target: int) -> None:
+    """Whole number ≥ 1 as given, else 3 (the report's ``session_target`` uses the same
+    ``core.targets.weekly_targets``); 2.5 is not whole → 3, not floor(2.5) = 2."""
+    s = Scenario()
+    s.user(1, target=raw)
+    s.sessions(1, [3, 4, 10, 11, 12, 13])  # week 1: 2 sessions, week 2: 4
+    r = s.one(1)
+    assert r["weekly_target"] == target
+    assert r["adherence_4w"] == pytest.approx((min(1, 2 / target) + min(1, 4 / target)) / 4)
+    assert r["current_streak_weeks"] == (2 if target <= 2 else 0)
 
 
 def test_cv_nan_without_sessions_in_the_last_8_weeks() -> None:

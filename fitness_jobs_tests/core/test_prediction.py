@@ -1,4 +1,4 @@
-"""Transformation prediction (DESIGN §7): Theil–Sen, Hall τ, data rules and flags."""
+"""Transformation prediction (design §7): Theil–Sen, Hall τ, data rules and flags."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from scipy.stats import theilslopes
 
 from fitness_jobs.core.calendar import day_number
 from fitness_jobs.core.prediction import (
-    METHOD,
     PREDICTION_COLUMNS,
     hall_tau,
     hall_tau_array,
+    jackson_percent_fat,
+    mifflin_st_jeor_rmr,
     predict_transformations,
     theil_sen,
     theil_sen_matrix,
@@ -51,13 +52,22 @@ def one(wi: pd.DataFrame, prof: dict[str, object] | None = None) -> pd.Series:
 # --------------------------------------------------------------------------- Theil–Sen
 
 
-@pytest.mark.parametrize("method", ["separate", "joint"])
-def test_reference_vector_with_scipy_both_intercept_methods(method: str) -> None:
-    res = theilslopes(VECTOR, np.arange(14.0), 0.90, method=method)
-    assert res.slope == pytest.approx(-0.1000, abs=5e-5)
-    assert res.low_slope == pytest.approx(-0.1375, abs=5e-5)
-    assert res.high_slope == pytest.approx(-0.0571, abs=5e-5)
-    assert res.intercept + 13 * res.slope == pytest.approx(88.90, abs=1e-9)
+def test_theil_sen_small_dataset_by_hand() -> None:
+    # x = 0…4, y = 1, 3, 2, 5, 4.  The 10 pairwise slopes (y_j − y_i)/(j − i), sorted:
+    # −1, −1, 1/3, 1/2, 3/4, 1, 1, 4/3, 2, 3 → median (3/4 + 1)/2 = 0.875.
+    # Intercept (Conover): median(y) − slope·median(x) = 3 − 0.875·2 = 1.25.
+    # Sen's 90 % interval: Var S = n(n−1)(2n+5)/18 = 5·4·15/18 = 50/3, C = 1.6449·√(50/3)
+    # = 6.7153; ranks M1 = round((10 − C)/2) = 2 and M2 = round((10 + C)/2) + 1 = 9
+    # (1-based) → the 2nd and 9th smallest slopes: −1 and 2.
+    x = [0, 1, 2, 3, 4]
+    y = [1.0, 3.0, 2.0, 5.0, 4.0]
+    assert theil_sen(x, y, 0.90) == (0.875, 1.25, -1.0, 2.0)
+    slope, intercept, low, high = theil_sen_matrix(np.array([y, [*y[:4], np.nan]]), 0.90)
+    assert (slope[0], intercept[0], low[0], high[0]) == (0.875, 1.25, -1.0, 2.0)
+    # first four points: slopes 2, 1/2, 4/3, −1, 1, 3 → sorted −1, 1/2, 1, 4/3, 2, 3,
+    # median (1 + 4/3)/2 = 7/6; intercept median(y) − slope·1.5 = 2.5 − 1.75 = 0.75.
+    assert slope[1] == pytest.approx(7 / 6, abs=1e-15)
+    assert intercept[1] == pytest.approx(0.75, abs=1e-15)
 
 
 def test_theil_sen_reference_vector() -> None:
@@ -89,8 +99,47 @@ def test_vectorised_theil_sen_matches_scipy_exactly() -> None:
 # --------------------------------------------------------------------------- Hall τ
 
 
+def test_mifflin_st_jeor_reference_people() -> None:
+    # Mifflin et al. (1990): 10·kg + 6.25·cm − 5·age + 5 (men) / − 161 (women)
+    rmr = mifflin_st_jeor_rmr(
+        np.array([True, False]),
+        np.array([70.0, 60.0]),
+        np.array([175.0, 165.0]),
+        np.array([30, 30]),
+    )
+    assert rmr[0] == 1648.75  # 700 + 1093.75 − 150 + 5
+    assert rmr[1] == 1320.25  # 600 + 1031.25 − 150 − 161
+
+
+def test_jackson_2002_percent_fat_at_bmi_25() -> None:
+    # ln 25 = 3.2188758…; men 0.14·40 + 37.31·ln 25 − 103.94, women 0.14·40 + 39.96·ln 25 − 102.01
+    pct = jackson_percent_fat(np.array([True, False]), np.array([40, 40]), np.array([25.0, 25.0]))
+    assert pct[0] == pytest.approx(21.7563, abs=1e-4)
+    assert pct[1] == pytest.approx(32.2163, abs=1e-4)
+
+
 def test_hall_tau_reference_man() -> None:
-    assert hall_tau("male", 40, 180, 100) == pytest.approx(463.6, abs=0.1)
+    # 40-year-old man, 180 cm, 100 kg: BMI 30.864, %BF 0.14·40 + 37.31·ln 30.864 − 103.94
+    # = 29.618 → FM 29.618 kg; RMR 1000 + 1125 − 200 + 5 = 1930; α = 10.4/FM = 0.35113;
+    # ε = (3.107 + α·21.99)/(1 + α) + 0.44·1930/100 = 8.0143 + 8.492 = 16.5063;
+    # ρ = (9620 + α·2045.8)/(1 + α) = 7651.6; τ = ρ/ε = 463.556 days.
+    assert hall_tau("male", 40, 180, 100) == pytest.approx(463.556, abs=1e-3)
+
+
+def test_hall_tau_outside_the_model_domain_is_400() -> None:
+    # 20-year-old man, 180 cm, 45 kg: BMI 13.89, %BF = 2.8 + 37.31·ln 13.89 − 103.94 = −2.97 ≤ 0
+    bmi = 45 / 1.8**2
+    assert 0.14 * 20 + 37.31 * math.log(bmi) - 103.94 < 0
+    assert hall_tau("male", 20, 180, 45) == 400.0
+    days = list(range(W - 7, W + 7))
+    series = [45.2 - 0.02 * i for i in range(14)]
+    row = one(
+        weigh_ins(1, days, series), profile(sex="male", birth=dt.date(2006, 1, 1), height=180.0)
+    )
+    assert row["status"] == "ok"
+    assert row["tau_days"] == 400.0
+    assert "tau_default" in row["flags"]
+    assert "bmi_floor_unknown" not in row["flags"]
 
 
 def test_hall_tau_woman_by_hand() -> None:
@@ -141,7 +190,7 @@ def test_reference_vector_projections_with_tau_400() -> None:
     row = one(weigh_ins(1, list(range(W - 7, W + 7)), VECTOR))
     assert list(predict(weigh_ins(1, [W], [80.0]), [profile()]).columns) == PREDICTION_COLUMNS
     assert row["status"] == "ok"
-    assert row["method"] == METHOD
+    assert row["method"] == "theil_sen+hall2011_linearized"
     assert row["weigh_in_count"] == 14
     assert row["tau_days"] == 400.0
     assert row["trend_weight_kg"] == pytest.approx(88.90, abs=0.005)
@@ -156,8 +205,9 @@ def test_reference_vector_projections_with_tau_400() -> None:
     f56 = 400 * (1 - math.exp(-56 / 400))
     assert row["projected_8w_kg_low"] == pytest.approx(88.9 - 0.1375 * f56, abs=0.005)
     assert row["projected_8w_kg_high"] == pytest.approx(88.9 - 0.05714 * f56, abs=0.005)
-    # −0.79 %/week is within the recommended pace; the interval excludes 0
-    assert row["flags"] == ["tau_default"]
+    # −0.79 %/week is within the recommended pace; the interval excludes 0; no height:
+    # the BMI floor is unknown (nothing clamped) and τ is the default
+    assert row["flags"] == ["bmi_floor_unknown", "tau_default"]
 
 
 def test_hall_tau_used_with_trend_weight_and_age_on_week_end() -> None:
@@ -289,10 +339,38 @@ def test_bmi_floor_clamps_projections_and_flags() -> None:
     assert row["projected_12w_kg"] == pytest.approx(floor, abs=1e-12)
     assert row["projected_4w_kg_high"] > floor  # unclamped values stay as computed
     assert "bmi_floor" in row["flags"]
-    # height unknown: no floor, no flag, projections go below 41.6
+    assert "bmi_floor_unknown" not in row["flags"]
+    # height unknown: no floor (flag bmi_floor_unknown), no clamp, projections go below 41.6
     free = one(weigh_ins(1, days, series), profile(sex="female", birth=dt.date(1990, 1, 1)))
+    assert free["tau_days"] == 400.0
+    f84 = 400 * (1 - math.exp(-84 / 400))
+    assert free["projected_12w_kg"] == pytest.approx(42.74 - 0.02 * f84, abs=1e-9)
     assert free["projected_12w_kg"] < floor
-    assert "bmi_floor" not in free["flags"]
+    assert free["flags"] == ["bmi_floor_unknown", "tau_default"]
+
+
+def test_bmi_floor_unknown_only_with_a_projection() -> None:
+    days = list(range(W - 7, W + 7))
+    profiles = [
+        profile(1, "male", dt.date(1986, 1, 1)),  # no height
+        profile(2, "male", dt.date(1986, 1, 1), 0.0),  # height 0: unusable
+        profile(3, "male", dt.date(1986, 1, 1), 180.0),
+        profile(4, "male", dt.date(1986, 1, 1)),  # no height, insufficient data
+    ]
+    wi = pd.concat(
+        [weigh_ins(uid, days, VECTOR) for uid in (1, 2, 3)] + [weigh_ins(4, days[:5])],
+        ignore_index=True,
+    )
+    out = predict(wi, profiles).set_index("user_id")
+    assert out.loc[1, "flags"] == ["bmi_floor_unknown", "tau_default"]
+    assert out.loc[2, "flags"] == ["bmi_floor_unknown", "tau_default"]
+    assert out.loc[3, "flags"] == []
+    assert out.loc[4, "flags"] == [  # W−7 … W−3: no projection, so no floor flag either
+        "too_few_weigh_in_days",
+        "span_under_13_days",
+        "no_weigh_in_this_week",
+        "latest_weigh_in_stale",
+    ]
 
 
 def test_many_users_at_once_match_single_user_runs() -> None:

@@ -1,4 +1,4 @@
-"""Validation of raw rows (DESIGN §8): each reason, first-reason-wins, good rows untouched."""
+"""Validation of raw rows (design §8): each reason, first-reason-wins, good rows untouched."""
 
 from __future__ import annotations
 
@@ -243,17 +243,41 @@ def test_validate_users() -> None:
     pd.testing.assert_series_equal(clean["timezone"], users["timezone"].iloc[:3])
     assert clean["tz_status"].tolist() == ["ok", "null_fallback_utc", "case_normalized"]
     assert failures == {4: INVALID_TIMEZONE, 5: INVALID_TIMEZONE, 6: INVALID_TIMEZONE}
-    assert counts == Counter(
-        {calendar.TZ_INVALID: 3, calendar.TZ_NULL_FALLBACK: 1, calendar.TZ_CASE_FIXED: 1}
-    )
+    assert counts == Counter({"invalid": 3, "null_fallback_utc": 1, "case_normalized": 1})
     assert "tz" not in users.columns  # the input frame is not modified
 
 
-def test_reason_constants_are_distinct_strings() -> None:
-    reasons = (
-        set(validation.WORKOUT_REASONS)
-        | set(validation.SET_REASONS)
-        | set(validation.WEIGH_IN_REASONS)
+def test_reason_constants_are_the_design_codes_in_order() -> None:
+    # Design §8.2, first reason wins in this order.  Every other test here uses the names.
+    assert validation.WORKOUT_REASONS == (
+        "unknown_status",
+        "missing_timestamp",
+        "non_finite_value",
+        "negative_duration",
+        "absurd_duration",
+        "session_rpe_out_of_range",
+        "started_after_finalized",
+        "future_timestamp",
+        "duplicate_workout",
     )
-    assert all(isinstance(r, str) and r for r in reasons)
-    assert len(set(validation.WORKOUT_REASONS)) == len(validation.WORKOUT_REASONS)
+    assert validation.SET_REASONS == ("workout_excluded", "invalid_reps", "invalid_set_weight")
+    assert validation.WEIGH_IN_REASONS == (
+        "missing_timestamp",
+        "invalid_body_weight",
+        "future_timestamp",
+    )
+    assert (
+        UNKNOWN_STATUS,
+        MISSING_TIMESTAMP,
+        NON_FINITE_VALUE,
+        NEGATIVE_DURATION,
+        ABSURD_DURATION,
+        SESSION_RPE_OUT_OF_RANGE,
+        STARTED_AFTER_FINALIZED,
+        FUTURE_TIMESTAMP,
+        DUPLICATE_WORKOUT,
+        WORKOUT_EXCLUDED,
+        INVALID_REPS,
+        INVALID_SET_WEIGHT,
+        INVALID_BODY_WEIGHT,
+    ) == validation.WORKOUT_REASONS + validation.SET_REASONS + ("invalid_body_weight",)

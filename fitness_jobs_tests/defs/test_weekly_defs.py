@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from fitness_jobs import cli
-from fitness_jobs.defs import weekly as weekly_defs
-from fitness_jobs.defs.partitions import weekly_partitions
+from fitness_jobs.defs.weekly import sensors as weekly_defs
+from fitness_jobs.defs.weekly.partitions import weekly_partitions
 from fitness_jobs.defs.resources import AppDatabase
-from fitness_jobs.defs.weekly import weekly_report_sensor, weekly_reports
+from fitness_jobs.defs.weekly.assets import weekly_reports
+from fitness_jobs.defs.weekly.sensors import weekly_report_sensor
 from fitness_jobs_tests.factories import ts, user, workout, write
 
 UTC = dt.UTC
@@ -54,14 +53,13 @@ def test_catch_up_materialisation_metadata_and_checks(db_engine: sa.Engine) -> N
     result = _materialize(db_engine, "2026-11-02")
     assert result.success
     mats = {m.asset_key.to_user_string(): m for m in result.get_asset_materialization_events()}
-    assert set(mats) == {"weekly_training_reports", "transformation_predictions"}
-    md = {k: v.value for k, v in mats["weekly_training_reports"].materialization.metadata.items()}
+    assert set(mats) == {"weekly_reports", "transformation_predictions"}
+    md = {k: v.value for k, v in mats["weekly_reports"].materialization.metadata.items()}
     assert md["written_reports"] == 2 and md["failed_users"] == 0 and md["mode"] == "catch_up"
-    assert "Weekly report" in md["preview"]
+    assert "Prediction status | users" in md["preview"] and "insufficient_data | 2" in md["preview"]
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    assert checks["no_failed_users"].passed and checks["coverage"].passed
-    coverage_md = {k: v.value for k, v in checks["coverage"].metadata.items()}
-    assert coverage_md["windows_closed"] is True and coverage_md["eligible_users"] == 2
+    # Coverage is judged by its own check after the windows close, not inside report runs.
+    assert set(checks) == {"no_failed_users"} and checks["no_failed_users"].passed
 
     again = _materialize(db_engine, "2026-11-02")  # nothing is duplicated
     md2 = {
@@ -69,7 +67,7 @@ def test_catch_up_materialisation_metadata_and_checks(db_engine: sa.Engine) -> N
         for k, v in next(
             m
             for m in again.get_asset_materialization_events()
-            if m.asset_key.path == ["weekly_training_reports"]
+            if m.asset_key.path == ["weekly_reports"]
         ).materialization.metadata.items()
     }
     assert md2["written_reports"] == 0 and md2["already_reported"] == 2
@@ -88,8 +86,20 @@ def test_failed_user_fails_the_weekly_run(db_engine: sa.Engine) -> None:
 def test_bad_config_fails_without_retry(db_engine: sa.Engine) -> None:
     result = _materialize(db_engine, "2026-11-02", mode="window", at="2026-11-09 04:00")
     assert not result.success
+    types = [e.event_type_value for e in result.all_events if e.step_key == "weekly_reports"]
+    assert types.count("STEP_START") == 1  # one attempt: a configuration error is not retried
+    assert "STEP_UP_FOR_RETRY" not in types and types.count("STEP_FAILURE") == 1
     failure = next(e for e in result.all_events if e.is_step_failure)
-    assert "offset" in (failure.step_failure_data.user_failure_data.description or "")  # type: ignore[union-attr]
+    data = failure.step_failure_data
+    assert data is not None and data.error is not None
+    # Recognisable by type (the CLI maps it to exit code 2): the step's error is a
+    # dg.Failure raised from a ConfigurationError.
+    assert data.error.cause is not None and data.error.cause.cls_name == "ConfigurationError"
+    assert data.user_failure_data is not None
+    assert data.user_failure_data.description == (
+        "configuration error: `at` needs its UTC offset, e.g. 2026-11-30T03:30:00+00:00 "
+        "(got '2026-11-09 04:00')"
+    )
 
 
 def test_sensor_definition_with_a_fixed_clock(
@@ -112,43 +122,3 @@ def test_sensor_definition_with_a_fixed_clock(
         quiet = weekly_report_sensor(context)
     assert not quiet.run_requests
     assert weekly_report_sensor.minimum_interval_seconds == 300
-
-
-@pytest.fixture
-def cli_env(db_engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> sa.Engine:
-    monkeypatch.setenv("FITNESS_DATABASE_URL", _url(db_engine))
-    (tmp_path / "dh").mkdir()
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dh"))
-    return db_engine
-
-
-def test_weekly_cli(cli_env: sa.Engine, capsys: pytest.CaptureFixture[str]) -> None:
-    write(cli_env, users=[user(1, timezone="Europe/Berlin"), user(2, timezone="America/New_York")])
-    assert cli.main(["weekly", "--week", "2026-11-03"]) == 2  # a Tuesday
-    assert cli.main(["weekly", "--at", "2026-11-30T03:30"]) == 2  # no offset
-    assert cli.main(["weekly", "--at", "2026-11-26T09:00:00Z"]) == 0  # nobody's window
-    assert "nothing to do" in capsys.readouterr().out
-
-    assert cli.main(["weekly", "--at", "2026-11-30T03:30:00+00:00", "--quiet"]) == 0  # Berlin 04:30
-    out = capsys.readouterr().out
-    assert "written 1" in out
-    with cli_env.connect() as conn:
-        assert conn.execute(sa.text("SELECT user_id FROM weekly_reports")).scalars().all() == [1]
-
-    # Catch-up and regeneration of a week that is over everywhere, whatever today is.
-    assert cli.main(["weekly", "--week", "2026-11-09", "--quiet"]) == 0
-    assert (
-        cli.main(["weekly", "--week", "2026-11-09", "--regenerate", "--user-id", "2", "--quiet"])
-        == 0
-    )
-    summaries = [
-        line for line in capsys.readouterr().out.splitlines() if line.startswith("weekly reports")
-    ]
-    assert "written 2 " in summaries[-2]
-    assert "written 1 " in summaries[-1]  # only the requested user was rewritten
-
-    write(cli_env, users=[user(3, timezone="UTC+3")])
-    from fitness_jobs.jobs import weekly_job
-
-    assert weekly_job.main(["--week", "2026-11-09", "--quiet"]) == 1
-    assert "3 (invalid_timezone)" in capsys.readouterr().out

@@ -44,3 +44,34 @@ def test_bad_rows_fail_only_their_users(db_engine: sa.Engine) -> None:
     weekly = run_weekly(db_engine, mode="catch_up", week=dt.date(2026, 11, 16), now=NOW)
     assert weekly.failed == dict.fromkeys(sorted(tz_users), "invalid_timezone")
     assert weekly.written > 0
+    # Week 16–22 Nov reads rows up to its end plus the two-day UTC margin (design §11):
+    # 25 Nov 00:00 UTC.  Only two bad rows are that early: user 56's 3-day workout
+    # (absurd_duration, and its sets are workout_excluded) and user 53's 1000-rep set.
+    workouts = frames["workouts"].set_index("id")
+    sets = frames["workout_sets"].set_index("id")
+    finalized = {
+        row.kind: workouts.loc[
+            row.row_id if row.table == "workouts" else sets.loc[row.row_id, "workout_id"],
+            "finalized_at",
+        ]
+        for row in bad[bad["table"].isin(["workouts", "workout_sets"])].itertuples()
+    }
+    weigh_ins = frames["body_weight_logs"].set_index("id")
+    measured = [
+        weigh_ins.loc[i, "measured_at"]
+        for i in bad.loc[bad["table"] == "body_weight_logs", "row_id"]
+    ]
+    read_until = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
+    assert sorted(k for k, t in finalized.items() if t <= read_until) == [
+        "duration_absurd",
+        "set_reps_absurd",
+    ]
+    assert all(t > read_until for t in measured)
+    (absurd_id,) = bad.loc[bad["kind"] == "duration_absurd", "row_id"]
+    absurd_sets = int((frames["workout_sets"]["workout_id"] == absurd_id).sum())
+    assert absurd_sets == 21
+    assert weekly.excluded_rows == {
+        "absurd_duration": 1,
+        "workout_excluded": 21,
+        "invalid_reps": 1,
+    }

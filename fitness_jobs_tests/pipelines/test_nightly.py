@@ -10,7 +10,9 @@ import pytest
 import sqlalchemy as sa
 
 from fitness_jobs.db import reads
-from fitness_jobs.pipelines import UsageError, nightly
+from fitness_jobs.db.nightly import metrics_range_violations
+from fitness_jobs.errors import ConfigurationError
+from fitness_jobs.pipelines import nightly
 from fitness_jobs.pipelines.nightly import (
     default_partition,
     run_coach_usage,
@@ -207,7 +209,7 @@ def test_limit(db_engine: sa.Engine) -> None:
     report = run_nightly(db_engine, D, limit=2, now=NOW)
     assert report.active_users == 2
     assert _metrics(db_engine)["user_id"].tolist() == [1, 2]
-    with pytest.raises(UsageError, match="limit"):
+    with pytest.raises(ConfigurationError, match="limit"):
         run_nightly(db_engine, D, limit=-1, now=NOW)
 
 
@@ -253,11 +255,16 @@ def test_coach_usage_daily(db_engine: sa.Engine) -> None:
 def test_range_check_query_flags_bad_values(db_engine: sa.Engine) -> None:
     write(db_engine, users=[user(1)], workouts=[workout(1, "2026-11-27 10:00")])
     run_nightly(db_engine, D, now=NOW)
-    assert nightly.metrics_range_violations(db_engine, AS_OF) == {}
+    assert _violations(db_engine) == {}
     with db_engine.begin() as conn:
         conn.execute(
             sa.text("UPDATE user_behavior_metrics SET adherence_4w = 1.5, sessions_7d = -1")
         )
-    violations = nightly.metrics_range_violations(db_engine, AS_OF)
+    violations = _violations(db_engine)
     assert violations["adherence_4w outside [0, 1]"] == 1
     assert violations["negative count"] == 1
+
+
+def _violations(engine: sa.Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return metrics_range_violations(conn, AS_OF)

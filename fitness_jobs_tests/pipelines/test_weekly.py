@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 
 from fitness_jobs.defs.resources import AppDatabase
-from fitness_jobs.defs.weekly import weekly_sensor_result
-from fitness_jobs.pipelines import UsageError
+from fitness_jobs.defs.weekly.sensors import weekly_sensor_result
+from fitness_jobs.errors import ConfigurationError
 from fitness_jobs.pipelines.weekly import (
     latest_complete_week,
     missing_reports,
@@ -73,9 +73,11 @@ def test_hourly_sweep_gives_each_eligible_user_exactly_one_report_inside_their_w
     _population(db_engine)
     at = ts("2026-11-29 12:00")
     runs = []
+    started = dt.datetime.now(dt.UTC)
     while at <= ts("2026-11-30 18:00"):
         runs.append(run_weekly(db_engine, mode="window", at=at))
         at += dt.timedelta(hours=1)
+    finished = dt.datetime.now(dt.UTC)
     assert all(not r.failed for r in runs)
     rows = report_rows(db_engine, W)
     assert sorted(rows["user_id"]) == [1, 2, 3, 4, 5, 6, 10, 11]
@@ -84,8 +86,12 @@ def test_hourly_sweep_gives_each_eligible_user_exactly_one_report_inside_their_w
     for row in rows.itertuples():
         zone = zones[int(row.user_id)]
         start, end = _local(REPORT_DAY, "03:00", zone), _local(REPORT_DAY, "06:00", zone)
+        # The run that wrote the row was deciding at an instant inside the user's window …
+        (writer,) = [r for r in runs if int(row.user_id) in r.written_user_ids]
+        assert start <= writer.at < end, (row.user_id, zone, writer.at)
+        # … but generated_at is the wall-clock time of the write, not that instant.
         generated = pd.Timestamp(row.generated_at).to_pydatetime()
-        assert start <= generated < end, (row.user_id, zone, generated)
+        assert started <= generated <= finished, (row.user_id, generated)
         assert row.timezone == zone
     assert sum(r.written for r in runs) == 8
     with db_engine.connect() as conn:
@@ -268,19 +274,43 @@ def test_report_and_prediction_content_through_the_pipeline(db_engine: sa.Engine
     assert row.weight_change_kg_per_week == pytest.approx(-0.7, abs=0.001)
     report = row.report if isinstance(row.report, dict) else __import__("json").loads(row.report)
     assert report["sessions"] == 4
-    assert "4" in row.summary_text
+    assert row.summary_text == (
+        "You trained 4 times this week (target 3), target met. "
+        # 4 × 5 × 100 kg; chest 4 sets (primary), triceps 4 × 0.5 (secondary): both low
+        "Volume load was 2,000 kg; triceps got just 2 hard sets and chest got just 4 hard sets. "
+        # Epley 100·(1 + 5/30) = 116.67, no earlier e1RM: a first, not a record
+        "First logged: bench press e1RM 116.7 kg, a baseline to beat. "
+        # Theil–Sen: trend 88.9, −0.1 kg/day; 88.9 − 0.1·τ(1 − e^(−28/τ)) with τ below
+        "Trend weight 88.9 kg, −0.7 kg/week; at this pace about 86.2 kg in 4 weeks."
+    )
     with db_engine.connect() as conn:
         pred = conn.execute(
             sa.text("SELECT status, tau_days, flags FROM transformation_predictions")
         ).one()
     assert pred.status == "ok"
-    assert 300 < pred.tau_days < 700  # Hall τ for a 40-year-old 89 kg, 180 cm man
+    # Hall (2011) τ by hand: a 40-year-old man (age on Sun 29 Nov 2026), 180 cm, trend 88.9 kg.
+    from math import exp, log
+
+    bw, height, age = 88.9, 180.0, 40
+    pct_fat = 0.14 * age + 37.31 * log(bw / (height / 100) ** 2) - 103.94  # Jackson 2002, men
+    fat_mass = bw * pct_fat / 100  # 22.43 kg (25.23 % at BMI 27.44)
+    rmr = 10 * bw + 6.25 * height - 5 * age + 5  # Mifflin–St Jeor, men: 1819 kcal/day
+    alpha = 10.4 / fat_mass
+    delta = ((1 - 0.10) * 1.6 - 1) * rmr / bw  # βTEF 0.10, PAL 1.6
+    eps = (3.107 + alpha * 21.99) / (1 + alpha) + delta  # γF, γL
+    rho = (9440.7 + 179.3 + alpha * (1816.4 + 229.4)) / (1 + alpha)  # ρF + ηF, ρL + ηL
+    tau = rho / eps
+    assert tau == pytest.approx(399.096, abs=1e-3)  # computed, not the 400-day default
+    assert pred.tau_days == pytest.approx(tau, abs=1e-4)  # weigh-ins are float4 on PostgreSQL
+    flags = pred.flags if isinstance(pred.flags, list) else __import__("json").loads(pred.flags)
+    assert flags == []  # τ from the model (no tau_default), height known, pace within limits
+    assert 88.9 - 0.1 * tau * (1 - exp(-28 / tau)) == pytest.approx(86.196, abs=1e-3)
 
 
 def test_bad_configuration_is_a_usage_error(db_engine: sa.Engine) -> None:
-    with pytest.raises(UsageError, match="Monday"):
+    with pytest.raises(ConfigurationError, match="Monday"):
         run_weekly(db_engine, mode="catch_up", week=dt.date(2026, 11, 24))
-    with pytest.raises(UsageError, match="mode"):
+    with pytest.raises(ConfigurationError, match="mode"):
         run_weekly(db_engine, mode="sometimes", week=W)  # type: ignore[arg-type]
 
 
@@ -299,7 +329,10 @@ def test_sensor_with_a_fixed_clock(db_engine: sa.Engine) -> None:
     request = berlin.run_requests[0]
     assert request.partition_key == "2026-11-23"
     assert request.run_key == "weekly:2026-11-23:2026-11-30T03"
-    assert '"due": 1' in (berlin.cursor or "") or '"due": 2' in (berlin.cursor or "")
+    # At 03:10 UTC only Berlin (04:10) is inside its window: user 6. Users 7 (trial over),
+    # 8 (free) and 9 (deleted) are in Berlin too but not eligible; every other zone is out.
+    assert __import__("json").loads(berlin.cursor or "{}")["due"] == 1
+    assert request.tags["fitness_jobs/due_at_tick"] == "1"
 
     run_weekly(db_engine, mode="window", at=_local(REPORT_DAY, "04:10", "Europe/Berlin"))
     after = weekly_sensor_result(

@@ -1,7 +1,8 @@
-"""Nightly behaviour metrics: daily-partitioned assets, checks, job and schedule.
+"""Nightly behaviour metrics and coach usage: daily-partitioned assets (design §5).
 
-Thin glue: ``fitness_jobs.pipelines.nightly`` does the work and returns a report
-that becomes metadata, check results and log lines here.
+Glue only: ``pipelines.nightly`` does the work; its report becomes metadata and the
+blocking ``no_failed_users`` check here.  The checks that read the database are in
+``checks.py``.
 """
 
 import datetime as dt
@@ -11,19 +12,21 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from fitness_jobs.core.metrics import METRICS_VERSION
+from fitness_jobs.defs.app_tables import APP_TABLE_SPECS
 from fitness_jobs.defs.common import (
     APP_DB_POOL,
     DB_RETRY_POLICY,
     NO_FAILED_USERS,
     dagster_log,
+    failure_check,
     failure_metadata,
-    markdown_table,
+    phase_metadata,
     progress_logger,
     run_or_fail,
 )
-from fitness_jobs.defs.partitions import daily_partitions
+from fitness_jobs.defs.nightly.partitions import daily_partitions
 from fitness_jobs.defs.resources import AppDatabase
-from fitness_jobs.defs.sources import APP_TABLE_SPECS
 from fitness_jobs.pipelines.nightly import (
     DEFAULT_CHUNK_SIZE,
     NightlyReport,
@@ -40,7 +43,7 @@ class NightlyMetricsConfig(dg.Config):
     limit: int | None = Field(
         default=None,
         description="Process only the first N active users by id (the old --limit). "
-        "0 processes nobody; a negative value is rejected.",
+        "0 processes nobody; a negative value fails the run at once.",
     )
     chunk_size: int = Field(
         default=DEFAULT_CHUNK_SIZE,
@@ -58,19 +61,8 @@ def _preview(report: NightlyReport) -> str:
     ]
     for band in ("on_track", "slipping", "at_risk", "lapsed"):
         lines.append(f"{band} | {report.lapse_risk.get(band, 0)}")
-    if not report.sample.empty:
-        cols = [
-            "user_id",
-            "metrics_date",
-            "timezone",
-            "sessions_7d",
-            "adherence_4w",
-            "current_streak_weeks",
-            "lapse_risk",
-            "ctl",
-            "acwr",
-        ]
-        lines += ["", "Sample rows:", "", markdown_table(report.sample, cols)]
+    lines += ["", "Local metrics date | users", "--- | ---"]
+    lines += [f"{day} | {n}" for day, n in sorted(report.metrics_dates.items())]
     return "\n".join(lines)
 
 
@@ -78,23 +70,18 @@ def nightly_metadata(report: NightlyReport) -> dict[str, Any]:
     return {
         "dagster/row_count": report.written,
         "snapshot_at": dg.MetadataValue.timestamp(report.as_of),
+        "metrics_version": METRICS_VERSION,
         "limit": report.limit if report.limit is not None else "none",
         "active_users": report.active_users,
         "written_users": report.written,
         "rows_changed": report.changed,
-        **failure_metadata(report.failed),
+        **failure_metadata(report),
         "excluded_rows": dg.MetadataValue.json(dict(report.excluded_rows)),
         "timezone_null_fallback": report.timezones.get("null_fallback_utc", 0),
         "timezone_case_normalized": report.timezones.get("case_normalized", 0),
         "timezone_invalid": report.timezones.get("invalid", 0),
-        "metrics_dates": dg.MetadataValue.json(dict(report.metrics_dates)),
-        "read_seconds": round(report.timings.get("read", 0.0), 3),
-        "validate_seconds": round(report.timings.get("validate", 0.0), 3),
-        "compute_seconds": round(report.timings.get("compute", 0.0), 3),
-        "write_seconds": round(report.timings.get("write", 0.0), 3),
-        "chunks": report.chunks,
-        "bisections": report.bisections,
-        "lock_wait_seconds": round(report.lock_wait_s, 3),
+        "metrics_dates": dg.MetadataValue.json(report.metrics_dates),
+        **phase_metadata(report),
         "coach_users_with_usage": report.coach_users_with_usage,
         "preview": dg.MetadataValue.md(_preview(report)),
     }
@@ -107,10 +94,10 @@ def nightly_metadata(report: NightlyReport) -> dict[str, Any]:
     kinds={"python", "sql"},
     pool=APP_DB_POOL,
     retry_policy=DB_RETRY_POLICY,
-    code_version="metrics_v1",
+    code_version=f"metrics_v{METRICS_VERSION}",
     description=(
-        "Behaviour metrics of every active user (DESIGN §5), snapshotted at the end of the "
-        "UTC partition day; one row per (user_id, metrics_date = user's local date then)."
+        "Behaviour metrics of every active user (docs/design.md §5), snapshotted at the end "
+        "of the UTC partition day; one row per (user_id, metrics_date = user's local date then)."
     ),
     check_specs=[
         dg.AssetCheckSpec(
@@ -118,17 +105,7 @@ def nightly_metadata(report: NightlyReport) -> dict[str, Any]:
             asset="user_behavior_metrics",
             blocking=True,
             description="Fails the run when any user failed (ids and error codes in metadata).",
-        ),
-        dg.AssetCheckSpec(
-            "coverage",
-            asset="user_behavior_metrics",
-            description="Every active user of the partition has a row for this snapshot.",
-        ),
-        dg.AssetCheckSpec(
-            "value_ranges",
-            asset="user_behavior_metrics",
-            description="Rates in [0, 1], non-negative counts and loads, hour in [0, 24).",
-        ),
+        )
     ],
 )
 def user_behavior_metrics(
@@ -136,8 +113,6 @@ def user_behavior_metrics(
 ) -> dg.MaterializeResult:
     partition = dt.date.fromisoformat(context.partition_key)
     log = dagster_log(context)
-
-    progress = progress_logger(log)
     report = run_or_fail(
         lambda: run_nightly(
             app_db.engine(),
@@ -145,35 +120,11 @@ def user_behavior_metrics(
             limit=config.limit,
             chunk_size=config.chunk_size,
             log=log,
-            progress=progress,
+            progress=progress_logger(log),
         )
     )
     return dg.MaterializeResult(
-        metadata=nightly_metadata(report),
-        check_results=[
-            dg.AssetCheckResult(
-                check_name=NO_FAILED_USERS,
-                passed=not report.failed,
-                severity=dg.AssetCheckSeverity.ERROR,
-                metadata=failure_metadata(report.failed),
-            ),
-            dg.AssetCheckResult(
-                check_name="coverage",
-                passed=not report.missing_user_ids,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={
-                    "active_users": report.active_users,
-                    "missing_users": len(report.missing_user_ids),
-                    "missing_user_ids": dg.MetadataValue.json(report.missing_user_ids[:500]),
-                },
-            ),
-            dg.AssetCheckResult(
-                check_name="value_ranges",
-                passed=not report.range_violations,
-                severity=dg.AssetCheckSeverity.ERROR,
-                metadata={"violations": dg.MetadataValue.json(report.range_violations)},
-            ),
-        ],
+        metadata=nightly_metadata(report), check_results=[failure_check(report)]
     )
 
 
@@ -201,20 +152,3 @@ def coach_usage_daily(
             "summary": dg.MetadataValue.json(json.loads(json.dumps(summary))),
         }
     )
-
-
-nightly_metrics_job = dg.define_asset_job(
-    "nightly_metrics_job",
-    selection=[user_behavior_metrics, coach_usage_daily],
-    description="Nightly behaviour metrics and coach usage for one UTC day.",
-    tags={"fitness_jobs/kind": "nightly"},
-)
-
-# Fires at 02:00 UTC on D+1 and requests partition D (the last complete UTC day).
-nightly_metrics_schedule = dg.build_schedule_from_partitioned_job(
-    nightly_metrics_job,
-    name="nightly_metrics_schedule",
-    hour_of_day=2,
-    minute_of_hour=0,
-    description="Daily at 02:00 UTC: materialise yesterday's (UTC) partition.",
-)

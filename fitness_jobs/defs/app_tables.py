@@ -24,3 +24,8 @@ APP_TABLE_SPECS: dict[str, dg.AssetSpec] = {
     )
     for name, description in _DESCRIPTIONS.items()
 }
+
+
+@dg.definitions
+def app_tables() -> dg.Definitions:
+    return dg.Definitions(assets=list(APP_TABLE_SPECS.values()))

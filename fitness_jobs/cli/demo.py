@@ -1,0 +1,134 @@
+"""``fitness-jobs db init``, ``demo seed`` and ``demo run``."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from fitness_jobs.cli import commands
+from fitness_jobs.cli.database import app_engine, check_reachable, where
+from fitness_jobs.cli.errors import EXIT_OK, CliUsageError
+from fitness_jobs.cli.output import err, progress_printer
+
+if TYPE_CHECKING:
+    from fitness_jobs.demo.generator import DemoConfig
+
+
+def cmd_db_init(args: argparse.Namespace) -> int:
+    from fitness_jobs.db.engine import create_schema
+
+    engine = app_engine()
+    check_reachable(engine)
+    created = create_schema(engine)
+    if created:
+        print(f"created {len(created)} table(s) in {where(engine)}: {', '.join(created)}")
+    else:
+        print(f"schema already up to date in {where(engine)}")
+    return EXIT_OK
+
+
+def seed_demo_data(
+    engine: sa.Engine, config: DemoConfig, progress: Callable[[str, int, int], None]
+) -> dict[str, int]:
+    """Generate and write the demo data; returns rows written per table.
+
+    The only call into the demo generator's API: when it streams blocks of users,
+    switch here.
+    """
+    from fitness_jobs.demo.generator import generate_demo, write_demo
+
+    return write_demo(engine, generate_demo(config), progress=progress)
+
+
+def _users_present(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text("SELECT COUNT(*) FROM users")).scalar_one())
+
+
+def cmd_demo_seed(args: argparse.Namespace) -> int:
+    from fitness_jobs.db.engine import create_schema
+    from fitness_jobs.demo.generator import DemoConfig
+
+    engine = app_engine()
+    check_reachable(engine)
+    create_schema(engine)
+    existing = _users_present(engine)
+    if existing:
+        raise CliUsageError(
+            f"the app database {where(engine)} already has {existing:,} users: demo data "
+            "uses fixed ids, so seed an empty database (`demo run --reseed` starts over on SQLite)"
+        )
+    config = DemoConfig(
+        users=args.users,
+        seed=args.seed,
+        days=args.days,
+        today=args.today,
+        with_bad_rows=args.with_bad_rows,
+        first_user_id=args.first_user_id,
+    )
+    ending = f"ending {args.today}" if args.today else "ending today"
+    err(f"generating {args.users:,} users × {args.days} days {ending} (seed {args.seed}) …")
+    started = time.perf_counter()
+    counts = seed_demo_data(engine, config, progress_printer("writing"))
+    summary = ", ".join(f"{table} {n:,}" for table, n in counts.items())
+    print(f"seeded in {time.perf_counter() - started:.1f}s: {summary}")
+    return EXIT_OK
+
+
+def cmd_demo_run(args: argparse.Namespace) -> int:
+    """The README's main command: schema, demo data (once), the latest nightly partition and
+    the last complete week's reports, through Dagster, with a summary (and a sample report
+    with ``--show-sample``)."""
+    from fitness_jobs.db.engine import create_schema
+    from fitness_jobs.db.schema import Base
+    from fitness_jobs.pipelines.nightly import default_partition
+    from fitness_jobs.pipelines.weekly import latest_complete_week
+
+    engine = app_engine()
+    check_reachable(engine)
+    if args.reseed:
+        if engine.dialect.name != "sqlite":
+            raise CliUsageError(
+                "--reseed drops tables; it only works on the embedded SQLite database, "
+                f"not {where(engine)}"
+            )
+        Base.metadata.drop_all(engine)
+    create_schema(engine)
+    existing = _users_present(engine)
+    print(f"app database: {where(engine)}")
+    if existing:
+        print(f"demo data already present ({existing:,} users); --reseed starts over")
+    else:
+        seed = argparse.Namespace(
+            users=args.users,
+            seed=args.seed,
+            days=args.days,
+            today=None,
+            with_bad_rows=args.with_bad_rows,
+            first_user_id=1,
+        )
+        cmd_demo_seed(seed)
+    now = commands.utc_now()
+    print()
+    nightly = argparse.Namespace(
+        partition=default_partition(now), limit=None, chunk_size=None, quiet=True
+    )
+    nightly_code = commands.cmd_nightly(nightly)
+    print()
+    weekly = argparse.Namespace(
+        week=latest_complete_week(now),
+        at=None,
+        regenerate=False,
+        user_id=None,
+        chunk_size=None,
+        show_sample=args.show_sample,
+        quiet=True,
+    )
+    weekly_code = commands.cmd_weekly(weekly)
+    print()
+    print("open the UI with `./dev ui` (http://127.0.0.1:3000): these runs are in its history")
+    return max(nightly_code, weekly_code)

@@ -1,0 +1,283 @@
+"""``build_weekly_reports``: one ``weekly_reports`` row per user for one week, vectorised.
+
+Inputs, all for the users of one chunk (see the package docstring for the rules):
+
+* ``users``: ``user_id``, ``tz`` (canonical IANA name), ``weekly_session_target`` and,
+  optionally, ``first_session_at`` (earliest session ever, UTC; NaT when none).
+* ``workouts``: ``workout_id``, ``user_id``, ``status``, ``finalized_at`` (UTC),
+  ``duration_seconds``, ``session_rpe``, from local day ``W − 364`` (the streak's reach;
+  the volume and records need only ``W − 28``) to the end of ``W``; later ones are ignored.
+* ``sets``: ``workout_id``, ``exercise``, ``muscle_group``, ``secondary_muscle_group``,
+  ``reps``, ``weight_kg``, ``is_warmup`` of those workouts (those of the last 5 weeks
+  suffice).
+* ``prior_best_e1rm``: ``user_id``, ``exercise``, ``best_e1rm`` before the sets supplied.
+* ``metrics``: §5 metrics at ``metrics_date = W + 6`` (``ctl``, ``tsb``, ``acwr``,
+  ``lapse_risk``).  A user missing from it gets ctl/tsb/acwr NaN and no lapse band (the
+  caller should treat that as an error: ``ctl``/``tsb`` are NOT NULL).
+* ``predictions``: :func:`fitness_jobs.core.prediction.predict_transformations` output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fitness_jobs.core.calendar import date_of, local_day_numbers
+from fitness_jobs.core.loads import daily_matrix, session_srpe
+from fitness_jobs.core.report.adherence import (
+    has_logged_session,
+    report_lapse_risk,
+    streaks_ending_with_week,
+    weekly_session_counts,
+)
+from fitness_jobs.core.report.common import (
+    ACWR_SPIKE,
+    HISTORY_WEEKS,
+    JSON_DIGITS,
+    MONOTONY_MIN_SESSIONS,
+    REPORT_COLUMNS,
+    REPORT_VERSION,
+    SESSION_STATUSES,
+    aligned,
+    num,
+    numeric,
+    objects,
+    pct_change,
+    text,
+    whole,
+)
+from fitness_jobs.core.report.text import summary_text
+from fitness_jobs.core.report.training import (
+    SessionSets,
+    hard_sets_by_row,
+    lifts_and_records,
+    volume_by_week,
+)
+from fitness_jobs.core.targets import weekly_targets
+
+_INT_MIN = np.iinfo(np.int64).min
+
+
+def build_weekly_reports(
+    users: pd.DataFrame,
+    week_start_day: int,
+    workouts: pd.DataFrame,
+    sets: pd.DataFrame,
+    prior_best_e1rm: pd.DataFrame,
+    metrics: pd.DataFrame,
+    predictions: pd.DataFrame,
+) -> pd.DataFrame:
+    """One weekly report row per user of ``users`` for the week starting ``week_start_day``.
+
+    Inputs are described in the module docstring, the rules in the package docstring and
+    design §6; the output has exactly the columns ``REPORT_COLUMNS``.
+    """
+    w = int(week_start_day)
+    u = users.reset_index(drop=True)
+    n = len(u)
+    user_index = pd.Index(u["user_id"])
+    tz = u["tz"].astype(object).to_numpy()
+    targets = weekly_targets(u["weekly_session_target"])
+
+    # ---- workouts → (user row, local day relative to W)
+    wk_row = user_index.get_indexer(workouts["user_id"])
+    base_keep = (wk_row >= 0) & workouts["finalized_at"].notna().to_numpy()
+    wk = workouts.loc[base_keep]
+    wk_row = wk_row[base_keep]
+    wk_day = local_day_numbers(
+        wk["finalized_at"], pd.Series(tz[wk_row], index=wk.index, dtype=object)
+    )
+    keep = (wk_day != _INT_MIN) & (wk_day <= w + 6)
+    wk = wk.loc[keep]
+    wk_row = wk_row[keep]
+    wk_rel = wk_day[keep] - w
+    status = wk["status"].astype(str).to_numpy()
+    in_week = wk_rel >= 0
+    is_session = np.isin(status, SESSION_STATUSES)
+
+    def count(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(wk_row[mask], minlength=n).astype(np.int64)
+
+    completed = count(in_week & (status == "completed"))
+    partial = count(in_week & (status == "partial"))
+    abandoned = count(in_week & (status == "abandoned"))
+    sessions = completed + partial
+    finalized_total = completed + partial + abandoned
+    with np.errstate(divide="ignore", invalid="ignore"):
+        completion_rate = np.where(
+            finalized_total > 0, completed / np.maximum(finalized_total, 1), np.nan
+        )
+
+    # ---- daily loads and monotony
+    week_sessions = in_week & is_session
+    srpe = session_srpe(
+        pd.to_numeric(wk["session_rpe"], errors="coerce").to_numpy(dtype=float),
+        pd.to_numeric(wk["duration_seconds"], errors="coerce").to_numpy(dtype=float),
+    )
+    s_rows, s_rels = wk_row[week_sessions], wk_rel[week_sessions]
+    daily_load = daily_matrix(s_rows, s_rels, srpe[week_sessions], n, 7)
+    daily_sessions = daily_matrix(s_rows, s_rels, np.ones(s_rows.size), n, 7)
+    srpe_load = daily_load.sum(axis=1)
+    mean_load = daily_load.mean(axis=1)
+    sd_load = daily_load.std(axis=1)  # population SD
+    with np.errstate(divide="ignore", invalid="ignore"):
+        monotony = np.where(
+            (sessions >= MONOTONY_MIN_SESSIONS) & (sd_load > 1e-9 * np.maximum(1.0, mean_load)),
+            mean_load / np.where(sd_load > 0, sd_load, 1.0),
+            np.nan,
+        )
+
+    # ---- training: volume, hard sets, lifts and records (sets of sessions)
+    ss = SessionSets.of(
+        sets, wk["workout_id"].to_numpy()[is_session], wk_row[is_session], wk_rel[is_session]
+    )
+    volume_weeks = volume_by_week(ss, n)
+    volume = volume_weeks[:, HISTORY_WEEKS]
+    volume_prev = volume_weeks[:, HISTORY_WEEKS - 1]
+    volume_4w = volume_weeks[:, :HISTORY_WEEKS].mean(axis=1)
+    change_prev = pct_change(volume, volume_prev)
+    change_4w = pct_change(volume, volume_4w)
+    hard_by_row = hard_sets_by_row(ss)
+    lifts = lifts_and_records(ss, w, user_index, prior_best_e1rm)
+
+    # ---- streak and lapse band as of the end of W; the other §5 quantities at W + 6
+    weeks = weekly_session_counts(wk_row[is_session], wk_rel[is_session], n)
+    streak, previous_streak = streaks_ending_with_week(weeks, targets)
+    first_session = u["first_session_at"] if "first_session_at" in u.columns else None
+    logged = has_logged_session(np.bincount(wk_row[is_session], minlength=n), first_session, tz, w)
+    met = aligned(metrics, user_index)
+    ctl = numeric(met, "ctl")
+    tsb = numeric(met, "tsb")
+    acwr = numeric(met, "acwr")
+    lapse = report_lapse_risk(objects(met, "lapse_risk"), logged)
+    acwr_flag = np.full(n, None, dtype=object)
+    acwr_flag[acwr > ACWR_SPIKE] = "spike"
+
+    pred = aligned(predictions, user_index)
+    pred_status = objects(pred, "status")
+    pred_ok = pred_status == "ok"
+    trend_weight = np.where(pred_ok, numeric(pred, "trend_weight_kg"), np.nan)
+    weekly_change = np.where(pred_ok, numeric(pred, "rate_kg_per_week"), np.nan)
+    pred_records = pred.to_dict("records")
+
+    # ---- assemble
+    columns: dict[str, Any] = {
+        "user_id": u["user_id"].to_numpy(),
+        "week_start": [date_of(w)] * n,
+        "report_version": np.full(n, REPORT_VERSION, dtype=np.int64),
+        "timezone": tz,
+        "sessions": sessions,
+        "session_target": targets,
+        "completion_rate": completion_rate,
+        "volume_load_kg": volume,
+        "volume_change_pct_prev_week": change_prev,
+        "volume_change_pct_4w_avg": change_4w,
+        "srpe_load": srpe_load,
+        "ctl": ctl,
+        "tsb": tsb,
+        "acwr": acwr,
+        "acwr_flag": acwr_flag,
+        "monotony": monotony,
+        "streak_weeks": streak,
+        "lapse_risk": lapse,
+        "trend_weight_kg": trend_weight,
+        "weight_change_kg_per_week": weekly_change,
+        "prediction_status": pred_status,
+    }
+    week_dates = [date_of(w + d).isoformat() for d in range(7)]
+    volume_week_starts = [date_of(w - 7 * k).isoformat() for k in range(HISTORY_WEEKS, -1, -1)]
+    user_ids = [int(uid) for uid in u["user_id"].tolist()]  # ids never pass through float
+
+    def real(name: str, i: int) -> float | None:
+        return num(columns[name][i], JSON_DIGITS[name])
+
+    reports: list[dict[str, Any]] = []
+    for i in range(n):
+        report: dict[str, Any] = {
+            "user_id": user_ids[i],
+            "week_start": week_dates[0],
+            "week_end": week_dates[-1],
+            "report_version": REPORT_VERSION,
+            "timezone": text(tz[i]),
+            "sessions": int(sessions[i]),
+            "session_target": int(targets[i]),
+            "target_met": bool(sessions[i] >= targets[i]),
+            "workouts_by_status": {
+                "completed": int(completed[i]),
+                "partial": int(partial[i]),
+                "abandoned": int(abandoned[i]),
+            },
+            "completion_rate": real("completion_rate", i),
+            "volume_load_kg": real("volume_load_kg", i),
+            "volume_load_prev_week_kg": num(volume_prev[i], 2),
+            "volume_load_4w_avg_kg": num(volume_4w[i], 2),
+            "volume_change_pct_prev_week": real("volume_change_pct_prev_week", i),
+            "volume_change_pct_4w_avg": real("volume_change_pct_4w_avg", i),
+            "volume_by_week": [
+                {"week_start": ws, "volume_load_kg": num(volume_weeks[i, k], 2)}
+                for k, ws in enumerate(volume_week_starts)
+            ],
+            "hard_sets": hard_by_row.get(i, []),
+            "top_lifts": lifts.top.get(i, []),
+            "personal_records": lifts.records.get(i, []),
+            "first_time_exercises": sorted(lifts.first_time.get(i, [])),
+            "srpe_load": real("srpe_load", i),
+            "daily_loads": [
+                {
+                    "date": week_dates[d],
+                    "sessions": int(daily_sessions[i, d]),
+                    "srpe_load": num(daily_load[i, d], 2),
+                }
+                for d in range(7)
+            ],
+            "monotony": real("monotony", i),
+            "ctl": real("ctl", i),
+            "tsb": real("tsb", i),
+            "acwr": real("acwr", i),
+            "acwr_flag": acwr_flag[i],
+            "streak_weeks": int(streak[i]),
+            "previous_streak_weeks": int(previous_streak[i]),
+            "lapse_risk": text(lapse[i]),
+            "has_logged_session": bool(logged[i]),
+            "trend_weight_kg": real("trend_weight_kg", i),
+            "weight_change_kg_per_week": real("weight_change_kg_per_week", i),
+            "prediction_status": text(pred_status[i]),
+            "prediction": (
+                _prediction_dict(pred_records[i]) if pred_status[i] is not None else None
+            ),
+        }
+        report["summary_text"] = summary_text(report)
+        reports.append(report)
+
+    columns["report"] = reports
+    columns["summary_text"] = [r["summary_text"] for r in reports]
+    out = pd.DataFrame(
+        {
+            name: values
+            if isinstance(values, np.ndarray) and values.dtype != object
+            else pd.Series(list(values), dtype=object)  # object keeps None, not NaN
+            for name, values in columns.items()
+        },
+        columns=REPORT_COLUMNS,
+    )
+    return out
+
+
+def _prediction_dict(record: Mapping[Any, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for raw_key, value in record.items():
+        key = str(raw_key)
+        if key == "flags":
+            out[key] = [str(f) for f in value] if isinstance(value, list | tuple) else []
+        elif key in ("status", "method"):
+            out[key] = text(value)
+        elif key == "weigh_in_count":
+            out[key] = whole(value) or 0
+        elif isinstance(value, str) or value is None:
+            out[key] = value
+        else:
+            out[key] = num(value, 3)
+    return out

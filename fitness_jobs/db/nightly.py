@@ -1,0 +1,57 @@
+"""Queries of the nightly metrics' checks: coverage and value ranges of one snapshot."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from fitness_jobs.db.bulk import chunked
+from fitness_jobs.db.schema import UserBehaviorMetrics
+
+# Each rule names the rows that break it (a NULL never breaks one).
+RANGE_RULES: dict[str, str] = {
+    "completion_rate_28d outside [0, 1]": "completion_rate_28d < 0 OR completion_rate_28d > 1",
+    "adherence_4w outside [0, 1]": "adherence_4w < 0 OR adherence_4w > 1",
+    "timing_consistency outside [0, 1]": "timing_consistency < 0 OR timing_consistency > 1",
+    "preferred_hour_local outside [0, 24)": "preferred_hour_local < 0 OR preferred_hour_local >= 24",
+    "preferred_weekday outside 0..6": "preferred_weekday < 0 OR preferred_weekday > 6",
+    "negative count": (
+        "sessions_7d < 0 OR sessions_28d < 0 OR sessions_30d < 0 OR completed_28d < 0 "
+        "OR partial_28d < 0 OR abandoned_28d < 0 OR current_streak_weeks < 0 "
+        "OR longest_streak_weeks < 0 OR days_since_last_session < 0 OR coach_requests_7d < 0"
+    ),
+    "window order (7d ≤ 28d ≤ 30d)": "sessions_7d > sessions_28d OR sessions_28d > sessions_30d",
+    "negative load or volume": (
+        "volume_load_7d < 0 OR volume_load_prev_7d < 0 OR srpe_load_7d < 0 OR minutes_7d < 0 "
+        "OR ctl < 0 OR atl < 0 OR acwr < 0"
+    ),
+    "unknown lapse_risk": "lapse_risk NOT IN ('on_track', 'slipping', 'at_risk', 'lapsed')",
+}
+
+
+def users_without_metrics(
+    conn: sa.Connection, as_of: dt.datetime, user_ids: Sequence[int]
+) -> list[int]:
+    """Of ``user_ids``, those with no ``user_behavior_metrics`` row for snapshot ``as_of``."""
+    t = UserBehaviorMetrics.__table__
+    missing: list[int] = []
+    for chunk in chunked(user_ids, 10_000):
+        stmt = sa.select(t.c.user_id).where(t.c.user_id.in_(chunk), t.c.snapshot_at == as_of)
+        have = {int(r[0]) for r in conn.execute(stmt)}
+        missing.extend(uid for uid in chunk if uid not in have)
+    return missing
+
+
+def metrics_range_violations(conn: sa.Connection, as_of: dt.datetime) -> dict[str, int]:
+    """Rows of snapshot ``as_of`` breaking each rule of ``RANGE_RULES`` (non-zero counts),
+    in one pass: a conditional count per rule."""
+    t = UserBehaviorMetrics.__table__
+    names = list(RANGE_RULES)
+    counts = [
+        sa.func.coalesce(sa.func.sum(sa.case((sa.text(f"({RANGE_RULES[n]})"), 1), else_=0)), 0)
+        for n in names
+    ]
+    row = conn.execute(sa.select(*counts).select_from(t).where(t.c.snapshot_at == as_of)).one()
+    return {name: int(count) for name, count in zip(names, row, strict=True) if count}

@@ -1,0 +1,123 @@
+"""Streaming seed: generate and write the demo data block by block, in bounded memory.
+
+``seed_demo(engine, config)`` is what ``fitness-jobs demo seed`` / ``demo run`` call.  It
+writes exactly the rows of ``write_demo(engine, generate_demo(config, now))`` but never
+holds more than a few generation blocks (``BLOCK_USERS`` users each): a background
+thread generates the next block while the current one is written, so peak memory does
+not depend on ``config.users``.
+
+* PostgreSQL with ``bulk_load`` (the default where this role owns the app tables): one
+  transaction; the tables' indexes and constraints are dropped for the load and rebuilt
+  at the end (``pg_load``), every block goes in by binary COPY (``pg_copy``), sequences
+  are moved past the ids.  All or nothing: a failure leaves the database as it was.
+* PostgreSQL with ``bulk_load=False``, and SQLite: one transaction per ``block_users``
+  users (a whole number of generation blocks), indexes in place; COPY on PostgreSQL,
+  executemany on SQLite.
+
+The rows do not depend on ``block_users`` or ``bulk_load``: those only group the same
+blocks into transactions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import sqlalchemy as sa
+
+from fitness_jobs.demo.catalog import BAD_ROW_KINDS
+from fitness_jobs.demo.config import BLOCK_USERS, DemoConfig, make_calendar
+from fitness_jobs.demo.generate import iter_blocks
+from fitness_jobs.demo.pg_load import can_defer_indexes, deferred_indexes
+from fitness_jobs.demo.prefetch import prefetch
+from fitness_jobs.demo.write import (
+    WRITE_ORDER,
+    Progress,
+    bump_sequences,
+    check_ids_free,
+    write_frame,
+)
+
+DEFAULT_BLOCK_USERS = 5 * BLOCK_USERS
+"""Users per transaction where there is one per block (SQLite; PostgreSQL without bulk load)."""
+PREFETCH_BLOCKS = 1  # blocks generated ahead of the one being written
+
+
+def _write_block(
+    conn: sa.Connection, frames: dict[str, pd.DataFrame], counts: dict[str, int]
+) -> int:
+    """Write one generated block's app frames in FK order; returns its number of users."""
+    for name in WRITE_ORDER:
+        counts[name] += write_frame(conn, name, frames[name])
+    return len(frames["users"])
+
+
+def seed_demo(
+    engine: sa.Engine,
+    config: DemoConfig,
+    *,
+    now: dt.datetime | None = None,
+    progress: Progress | None = None,
+    block_users: int = DEFAULT_BLOCK_USERS,
+    bulk_load: bool | None = None,
+) -> dict[str, int]:
+    """Generate ``config``'s demo data and write it, streaming; returns rows per app table.
+
+    ``now`` as in ``generate_demo`` (default: the end of ``config.today``, else the wall
+    clock).  ``progress(stage, done, total)`` is called with ``("users", users written,
+    users in all)`` after each block and, for a PostgreSQL bulk load, with ``("indexes",
+    rebuilt, to rebuild)`` while indexes and constraints are rebuilt.  ``block_users`` and
+    ``bulk_load``: see the module docstring; ``bulk_load=None`` (default) bulk-loads on
+    PostgreSQL when this role owns the app tables.  Refuses (``ValueError``) if the ids
+    are taken.
+    """
+    if block_users < 1:
+        raise ValueError("block_users must be >= 1")
+    cal = make_calendar(config, now)
+    total = config.users + (len(BAD_ROW_KINDS) if config.with_bad_rows else 0)
+    counts = dict.fromkeys(WRITE_ORDER, 0)
+    users = 0
+
+    def report(stage: str, done: int, of: int) -> None:
+        if progress is not None:
+            progress(stage, done, of)
+
+    postgres = engine.dialect.name == "postgresql"
+    if postgres and bulk_load is None:
+        with engine.connect() as conn:
+            bulk_load = can_defer_indexes(conn, WRITE_ORDER)
+    blocks = prefetch(iter_blocks(config, cal), depth=PREFETCH_BLOCKS)
+    try:
+        if postgres and bulk_load:
+            with engine.begin() as conn:
+                check_ids_free(conn, config)
+                rebuilt = lambda done, of: report("indexes", done, of)  # noqa: E731
+                with deferred_indexes(conn, WRITE_ORDER, progress=rebuilt):
+                    for frames in blocks:
+                        users += _write_block(conn, frames, counts)
+                        report("users", users, total)
+                bump_sequences(conn)
+            return counts
+
+        with engine.begin() as conn:
+            check_ids_free(conn, config)
+        per_transaction = -(-block_users // BLOCK_USERS)
+        remaining = True
+        while remaining:
+            written = 0
+            with engine.begin() as conn:
+                for _ in range(per_transaction):
+                    block: dict[str, pd.DataFrame] | None = next(blocks, None)
+                    if block is None:
+                        remaining = False
+                        break
+                    written += 1
+                    users += _write_block(conn, block, counts)
+            if written:
+                report("users", users, total)
+        if postgres:
+            with engine.begin() as conn:
+                bump_sequences(conn)
+        return counts
+    finally:
+        blocks.close()

@@ -1,0 +1,218 @@
+"""The chunk runner shared by both jobs: read → validate → compute → write, with isolation.
+
+A job says only what differs, as a :class:`ChunkWork`; :func:`run_chunk` takes a chunk of
+user ids and returns a :class:`ChunkReport`.  Chunks are independent, so any executor can
+run them as separate steps and merge the reports (:meth:`RunReport.add`).
+
+Isolation (design §8): bad rows are validated out first (counted by reason, or failing
+only their user); if the vectorised computation of a chunk raises, it is bisected until
+the users at fault are alone (``core.isolation``); if the database refuses a chunk's
+write, the write is bisected the same way (``db.bulk.write_isolated``).  Everyone else's
+rows commit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+import pandas as pd
+import sqlalchemy as sa
+
+from fitness_jobs.core.isolation import UserError, isolate
+from fitness_jobs.db.bulk import write_isolated
+
+Frames = dict[str, pd.DataFrame]
+Out = TypeVar("Out")
+PHASES = ("read", "validate", "compute", "write")
+
+
+def frames_of(frames: Frames, user_ids: Sequence[int]) -> Frames:
+    """The rows of ``user_ids`` in every frame (each frame has a ``user_id`` column)."""
+    wanted = set(user_ids)
+    return {name: frame[frame["user_id"].isin(wanted)] for name, frame in frames.items()}
+
+
+@dataclass
+class Validated:
+    """What a job's validation keeps, and what it set aside."""
+
+    frames: Frames  # must include "users"; the chunk's users are frames["users"]["user_id"]
+    failed: dict[int, str] = field(default_factory=dict)
+    excluded_rows: Counter[str] = field(default_factory=Counter)
+    timezones: Counter[str] = field(default_factory=Counter)
+
+
+class ChunkWork(Protocol, Generic[Out]):
+    """What one job does with a chunk of users.  ``compute`` is vectorised over every user
+    in the frames it is given (a subset when bisecting); ``records`` turns its outputs into
+    the rows to write, by user; ``write`` writes some users' rows in the open transaction
+    and returns the ids whose rows changed; ``tally`` adds the job's own distributions for
+    the committed users to the report."""
+
+    def read(self, conn: sa.Connection, user_ids: Sequence[int]) -> Frames: ...
+
+    def validate(self, raw: Frames) -> Validated: ...
+
+    def compute(self, frames: Frames) -> Out: ...
+
+    def records(self, outputs: Sequence[Out]) -> dict[int, Any]: ...
+
+    def write(self, conn: sa.Connection, rows: Sequence[Any]) -> list[int]: ...
+
+    def tally(
+        self, outputs: Sequence[Out], committed: Sequence[int], report: ChunkReport
+    ) -> None: ...
+
+
+@dataclass
+class ChunkReport:
+    """What one chunk did.  ``committed``: users whose rows are in the database after it
+    (written or already identical); ``changed``: those whose rows it inserted or altered."""
+
+    users: int = 0
+    committed: list[int] = field(default_factory=list)
+    changed: list[int] = field(default_factory=list)
+    errors: dict[int, UserError] = field(default_factory=dict)
+    excluded_rows: Counter[str] = field(default_factory=Counter)
+    timezones: Counter[str] = field(default_factory=Counter)
+    timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(PHASES, 0.0))
+    bisections: int = 0
+    distributions: dict[str, Counter[str]] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> dict[int, str]:
+        return {uid: error.code for uid, error in self.errors.items()}
+
+    def count(self, name: str, values: Sequence[Any]) -> None:
+        """Add ``values`` to the distribution ``name`` (e.g. lapse bands)."""
+        self.distributions.setdefault(name, Counter()).update(str(v) for v in values)
+
+
+@dataclass(frozen=True)
+class DistinctFailure:
+    """Users failing with the same code and message, with a few sample ids and the first
+    traceback."""
+
+    code: str
+    message: str
+    users: int
+    sample_user_ids: list[int]
+    traceback: str = ""
+
+
+VALIDATION_MESSAGES = {
+    "invalid_timezone": "users.timezone is not an IANA time zone name (nor NULL or blank)",
+}
+
+
+@dataclass
+class RunReport:
+    """What a whole run did: the merged chunk reports, plus the run's own facts."""
+
+    users: int = 0
+    committed: int = 0
+    changed: int = 0
+    chunks: int = 0
+    bisections: int = 0
+    lock_wait_s: float = 0.0
+    errors: dict[int, UserError] = field(default_factory=dict)
+    excluded_rows: Counter[str] = field(default_factory=Counter)
+    timezones: Counter[str] = field(default_factory=Counter)
+    timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(PHASES, 0.0))
+    distributions: dict[str, Counter[str]] = field(default_factory=dict)
+    changed_user_ids: list[int] = field(default_factory=list)
+
+    def add(self, chunk: ChunkReport) -> None:
+        self.users += chunk.users
+        self.committed += len(chunk.committed)
+        self.changed += len(chunk.changed)
+        self.changed_user_ids.extend(chunk.changed)
+        self.chunks += 1
+        self.bisections += chunk.bisections
+        self.errors.update(chunk.errors)
+        self.excluded_rows.update(chunk.excluded_rows)
+        self.timezones.update(chunk.timezones)
+        for phase, seconds in chunk.timings.items():
+            self.timings[phase] = self.timings.get(phase, 0.0) + seconds
+        for name, counts in chunk.distributions.items():
+            self.distributions.setdefault(name, Counter()).update(counts)
+
+    @property
+    def failed(self) -> dict[int, str]:
+        """Failed users and their error codes."""
+        return {uid: error.code for uid, error in self.errors.items()}
+
+    @property
+    def failure_codes(self) -> Counter[str]:
+        return Counter(self.failed.values())
+
+    def distinct_failures(self, samples: int = 5) -> list[DistinctFailure]:
+        """One entry per distinct (code, message), most users first."""
+        groups: dict[UserError, list[int]] = {}
+        for uid, error in sorted(self.errors.items()):
+            groups.setdefault(error, []).append(uid)
+        found = [
+            DistinctFailure(e.code, e.message, len(ids), ids[:samples], e.traceback)
+            for e, ids in groups.items()
+        ]
+        return sorted(found, key=lambda f: (-f.users, f.code, f.message))
+
+
+def run_chunk(engine: sa.Engine, work: ChunkWork[Out], user_ids: Sequence[int]) -> ChunkReport:
+    """Read, validate, compute and write one chunk of users, isolating failures."""
+    report = ChunkReport(users=len(user_ids))
+    clock = time.perf_counter()
+
+    def lap(phase: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        report.timings[phase] += now - clock
+        clock = now
+
+    with engine.connect() as conn:
+        raw = work.read(conn, user_ids)
+    lap("read")
+
+    valid = work.validate(raw)
+    report.errors.update(
+        {
+            uid: UserError(code, VALIDATION_MESSAGES.get(code, code))
+            for uid, code in valid.failed.items()
+        }
+    )
+    report.excluded_rows.update(valid.excluded_rows)
+    report.timezones.update(valid.timezones)
+    lap("validate")
+
+    everyone = valid.frames["users"]["user_id"].tolist()
+
+    def compute(ids: Sequence[int]) -> Out:
+        # The clean path is one vectorised call for the whole chunk.
+        return work.compute(
+            valid.frames if len(ids) == len(everyone) else frames_of(valid.frames, ids)
+        )
+
+    computed = isolate(everyone, compute)
+    report.errors.update(computed.errors)
+    report.bisections += max(0, computed.calls - 1)
+    lap("compute")
+    if not computed.results:
+        return report
+
+    rows = work.records(computed.results)
+    to_write = [uid for uid in rows if uid not in report.errors]
+    written = write_isolated(
+        engine, to_write, lambda conn, ids: work.write(conn, [rows[i] for i in ids])
+    )
+    report.errors.update(written.errors)
+    report.bisections += written.bisections
+    report.committed = list(written.committed)
+    report.changed = [uid for batch in written.returned for uid in batch]
+    lap("write")
+
+    work.tally(computed.results, report.committed, report)
+    return report

@@ -1,0 +1,91 @@
+"""The SQL forms of validation keep exactly the rows the pandas validation keeps."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pandas as pd
+import sqlalchemy as sa
+
+from fitness_jobs.core.validation import validate_sets, validate_workouts
+from fitness_jobs.db import reads
+from fitness_jobs.db.schema import Workout, WorkoutSet
+from fitness_jobs.db.validity import valid_set, valid_workout
+from fitness_jobs_tests.factories import ts, user, workout, workout_set, write
+
+NOW = ts("2026-11-29 02:00")
+FIN = ts("2026-11-20 10:00")
+
+
+def fin(minutes: int) -> dt.datetime:
+    """Distinct instants, so that no two test workouts are duplicates of each other."""
+    return FIN + dt.timedelta(minutes=minutes)
+
+
+# One workout per rule edge; ids are the workout ids.
+WORKOUTS = [
+    workout(1, fin(1), id=1),  # fine
+    workout(1, fin(2), id=2, duration_seconds=-5),  # negative duration
+    workout(1, fin(3), id=3, duration_seconds=0),  # 0 s is allowed
+    workout(1, fin(4), id=4, duration_seconds=12 * 3600),  # the maximum is allowed
+    workout(1, fin(5), id=5, duration_seconds=12 * 3600 + 1),  # absurd
+    workout(1, fin(6), id=6, duration_seconds=None),  # missing: allowed (no load)
+    workout(1, fin(7), id=7, session_rpe=0),  # RPE below 1
+    workout(1, fin(8), id=8, session_rpe=11),  # RPE above 10
+    workout(1, fin(9), id=9, session_rpe=None),  # missing RPE: allowed
+    workout(1, fin(10), id=10, started_at=fin(10) + dt.timedelta(seconds=1)),  # started after
+    workout(1, NOW + dt.timedelta(minutes=6), id=11),  # future beyond tolerance
+    workout(1, NOW + dt.timedelta(minutes=4), id=12),  # future within tolerance
+    workout(1, fin(13), id=13, status="bogus"),  # unknown status
+    workout(1, fin(14), id=14, status="abandoned"),  # a valid status
+]
+SETS = [
+    workout_set(1, id=101),
+    workout_set(1, id=102, reps=0),
+    workout_set(1, id=103, reps=100),
+    workout_set(1, id=104, reps=101),
+    workout_set(1, id=105, weight_kg=0.0),
+    workout_set(1, id=106, weight_kg=600.0),
+    workout_set(1, id=107, weight_kg=600.5),
+    workout_set(1, id=108, weight_kg=-1.0),
+    workout_set(1, id=109, weight_kg=math.inf),
+]
+
+
+def test_sql_predicates_keep_what_pandas_validation_keeps(db_engine: sa.Engine) -> None:
+    write(db_engine, users=[user(1)], workouts=WORKOUTS, sets=SETS)
+    w = Workout.__table__
+    s = WorkoutSet.__table__
+    with db_engine.connect() as conn:
+        sql_workouts = set(conn.execute(sa.select(w.c.id).where(valid_workout(w, NOW))).scalars())
+        sql_sets = set(conn.execute(sa.select(s.c.id).where(valid_set(s))).scalars())
+        frame = reads.workouts(conn, [1], ts("2026-01-01 00:00"), ts("2027-01-01 00:00"))
+        set_frame = reads.workout_sets(conn, [1], ts("2026-01-01 00:00"), ts("2027-01-01 00:00"))
+    kept, _ = validate_workouts(frame, NOW)
+    kept_sets, _ = validate_sets(set_frame)
+    assert sql_workouts == {1, 3, 4, 6, 9, 12, 14}
+    assert sql_workouts == set(kept["workout_id"])
+    assert sql_sets == {101, 103, 105, 106}
+    assert sql_sets == set(kept_sets["set_id"])
+
+
+def test_first_session_and_active_users_ignore_excluded_rows(db_engine: sa.Engine) -> None:
+    """A negative-duration workout is neither a first session nor makes anyone active."""
+    as_of = ts("2026-11-29 00:00")
+    write(
+        db_engine,
+        users=[user(1), user(2)],
+        workouts=[
+            workout(1, as_of - dt.timedelta(days=60), duration_seconds=-60),  # excluded
+            workout(1, as_of - dt.timedelta(days=20)),
+            workout(2, as_of - dt.timedelta(days=2), session_rpe=11),  # excluded
+        ],
+    )
+    with db_engine.connect() as conn:
+        first = reads.first_session_at(conn, [1, 2], as_of, now=NOW)
+        active = reads.active_user_ids(conn, as_of, now=NOW)
+    assert first.set_index("user_id")["first_session_at"].to_dict() == {
+        1: pd.Timestamp(as_of - dt.timedelta(days=20))
+    }
+    assert active == [1]
