@@ -81,6 +81,95 @@ def print_nightly(partition: str, run: RunOutcome) -> None:
     print(f"  dagster run {run.run_id}")
 
 
+def _table(header: list[str], rows: list[list[Any]]) -> None:
+    """A compact right-aligned table, two spaces in, numbers with thousands separators."""
+    cells = [header] + [[f"{v:,}" if isinstance(v, int) else str(v) for v in r] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for row in cells:
+        print("  " + "  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def print_nightly_range(first: dt.date, last: dt.date, run: RunOutcome) -> None:
+    """A range run: totals (user-days), one line per day, coach usage per day."""
+    metrics = run.steps.get("user_behavior_metrics")
+    usage = run.steps.get("coach_usage_daily")
+    days_in_range = (last - first).days + 1
+    print(f"nightly metrics · partitions {first} … {last} ({days_in_range} days, one run)")
+    if metrics is None:
+        return
+    md = metrics.metadata
+    if metrics.failure and not md:
+        print(f"  FAILED: {metrics.failure}")
+        return
+    days: list[dict[str, Any]] = md.get("days") or []
+    print(
+        f"  active user-days {sum(d['active_users'] for d in days):,}"
+        f" · written {sum(d['written'] for d in days):,}"
+        f" · changed {sum(d['changed'] for d in days):,}"
+        f" · failed users {md.get('failed_users', 0):,}"
+    )
+    usage_days: dict[str, Any] = (usage.metadata.get("days") or {}) if usage else {}
+    _table(
+        ["day", "active", "written", "changed", "failed", "coach requests"],
+        [
+            [
+                d["partition"],
+                d["active_users"],
+                d["written"],
+                d["changed"],
+                d["failed"],
+                usage_days.get(d["partition"], {}).get("total_requests", "-"),
+            ]
+            for d in days
+        ],
+    )
+    superseded = sum(d.get("superseded", 0) for d in days)
+    if superseded:
+        print(f"  {superseded} row(s) superseded by a later day with the same local date")
+    _excluded(md)
+    print(
+        f"  time zones: {md.get('timezone_null_fallback', 0)} NULL→UTC,"
+        f" {md.get('timezone_case_normalized', 0)} case-normalised,"
+        f" {md.get('timezone_invalid', 0)} invalid"
+    )
+    timings = ", ".join(
+        f"{p} {md.get(p + '_seconds', 0):.2f}s" for p in ("read", "validate", "compute", "write")
+    )
+    print(f"  timings: {timings} (run {run.seconds:.1f}s)")
+    _failed(md)
+    print(f"  dagster run {run.run_id}")
+
+
+def print_weekly_range(first: dt.date, last: dt.date, run: RunOutcome) -> None:
+    """A catch-up run over weeks: totals, then one line per week."""
+    reports = run.steps.get("weekly_reports")
+    print(f"weekly reports · weeks {first} … {last} (catch_up, one run)", end="")
+    if reports is None:
+        print()
+        return
+    md = reports.metadata
+    if reports.failure and not md:
+        print(f"\n  FAILED: {reports.failure}")
+        return
+    weeks: list[dict[str, Any]] = md.get("weeks") or []
+    print(
+        f" · due {sum(w['to_generate'] for w in weeks):,}"
+        f" · written {sum(w['written'] for w in weeks):,}"
+        f" · already had one {sum(w['already_reported'] for w in weeks):,}"
+        f" · failed users {md.get('failed_users', 0):,}"
+    )
+    _table(
+        ["week", "due", "written", "already had one", "failed"],
+        [
+            [w["week"], w["to_generate"], w["written"], w["already_reported"], w["failed"]]
+            for w in weeks
+        ],
+    )
+    _excluded(md)
+    _failed(md)
+    print(f"  dagster run {run.run_id} ({run.seconds:.1f}s)")
+
+
 def print_weekly(week: dt.date, mode: str, run: RunOutcome) -> None:
     reports = run.steps.get("weekly_reports")
     print(f"weekly reports · week {week.isoformat()} ({mode})", end="")

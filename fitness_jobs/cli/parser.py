@@ -99,11 +99,31 @@ def _add_db_and_demo(sub: argparse._SubParsersAction[OneLineParser]) -> None:
 
 
 def _add_jobs(sub: argparse._SubParsersAction[OneLineParser]) -> None:
-    nightly = sub.add_parser("nightly", help="behaviour metrics for one UTC day partition")
+    nightly = sub.add_parser(
+        "nightly",
+        help="behaviour metrics for one UTC day partition, or a range of them",
+        description="One UTC day (--partition, default: what the 02:00 UTC schedule would "
+        "run now), or an inclusive range of days (--from D1 --to D2) in one Dagster run that "
+        "writes the same rows as one run per day.",
+    )
     nightly.add_argument(
         "--partition",
         type=_date,
         help="UTC day YYYY-MM-DD (default: what the 02:00 UTC schedule would run now)",
+    )
+    nightly.add_argument(
+        "--from",
+        dest="first_day",
+        metavar="YYYY-MM-DD",
+        type=_date,
+        help="first UTC day of a range (with --to)",
+    )
+    nightly.add_argument(
+        "--to",
+        dest="last_day",
+        metavar="YYYY-MM-DD",
+        type=_date,
+        help="last UTC day of a range, inclusive (with --from)",
     )
     nightly.add_argument("--limit", type=_non_negative, help="only the first N active users by id")
     nightly.add_argument("--chunk-size", type=_positive, help="users per batch (memory bound)")
@@ -116,10 +136,18 @@ def _add_jobs(sub: argparse._SubParsersAction[OneLineParser]) -> None:
         description="Window mode (default): the eligible users inside their local Monday "
         "03:00–06:00 window at --at (default now) without a report; meant to run hourly. "
         "Catch-up mode (--week): every eligible user of that week with no report, ignoring "
-        "the clock; --regenerate and --user-id need --week.",
+        "the clock; with --to, each week from --week to --to in one Dagster run. "
+        "--regenerate and --user-id need --week.",
     )
     weekly.add_argument("--at", type=_instant, help="reference instant, ISO-8601 with offset")
     weekly.add_argument("--week", type=_date, help="catch-up for the week starting this Monday")
+    weekly.add_argument(
+        "--to",
+        dest="last_week",
+        metavar="YYYY-MM-DD",
+        type=_date,
+        help="with --week: catch-up for each week through the one starting this Monday",
+    )
     weekly.add_argument(
         "--regenerate",
         action="store_true",

@@ -44,6 +44,16 @@ import numpy as np
 import pandas as pd
 
 from fitness_jobs.core import calendar, loads
+from fitness_jobs.core.arrays import (
+    day_numbers_of,
+    floats,
+    grouped_quantile,
+    local_wall_times,
+    minute_of_day,
+    nullable_int,
+    run_lengths,
+    utc_values,
+)
 from fitness_jobs.core.targets import weekly_targets
 
 METRICS_VERSION = 1
@@ -107,74 +117,6 @@ ON_TRACK = "on_track"
 _R_UNDEFINED = 1e-9
 
 
-def _utc_values(values: pd.Series) -> np.ndarray:
-    """Instants as naive-UTC ``datetime64[us]`` (NaT preserved)."""
-    ts = pd.to_datetime(values, utc=True)
-    return ts.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
-
-
-def _local_wall_times(utc_values: np.ndarray, zones: np.ndarray) -> np.ndarray:
-    """Naive-UTC ``datetime64`` instants → naive local wall times (``datetime64[us]``)."""
-    instants = pd.Series(utc_values.astype("datetime64[us]")).dt.tz_localize("UTC")
-    local = calendar.to_local_naive(instants, pd.Series(zones, dtype=object))
-    return local.to_numpy(dtype="datetime64[us]")
-
-
-def _days(local: np.ndarray) -> np.ndarray:
-    """Day numbers of naive local wall times (NaT → INT64 min)."""
-    return local.astype("datetime64[D]").astype(np.int64)
-
-
-def _minute_of_day(local: np.ndarray) -> np.ndarray:
-    """Whole minutes since local midnight as float (NaN for NaT)."""
-    minutes = (local - local.astype("datetime64[D]")).astype("timedelta64[m]")
-    return np.where(np.isnat(local), np.nan, minutes.astype(np.int64).astype(float))
-
-
-def _floats(values: pd.Series) -> np.ndarray:
-    """A numeric column as float64 (NULL/unparseable → NaN)."""
-    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-
-
-def _nullable_int(values: np.ndarray, valid: np.ndarray) -> pd.arrays.IntegerArray:
-    return pd.arrays.IntegerArray(
-        np.where(valid, values, 0).astype(np.int64), mask=~np.asarray(valid, dtype=bool)
-    )
-
-
-def grouped_quantile(group: np.ndarray, values: np.ndarray, n_groups: int, q: float) -> np.ndarray:
-    """Per-group quantile with numpy's default (linear) interpolation; NaN for empty groups."""
-    group = np.asarray(group, dtype=np.int64)
-    values = np.asarray(values, dtype=float)
-    out = np.full(n_groups, np.nan)
-    if values.size == 0:
-        return out
-    order = np.lexsort((values, group))
-    g_sorted = group[order]
-    v_sorted = values[order]
-    counts = np.bincount(g_sorted, minlength=n_groups)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    has = counts > 0
-    m = counts[has]
-    pos = q * (m - 1)
-    lo = np.floor(pos).astype(np.int64)
-    hi = np.minimum(lo + 1, m - 1)
-    frac = pos - lo
-    base = starts[has]
-    v_lo = v_sorted[base + lo]
-    v_hi = v_sorted[base + hi]
-    out[has] = v_lo + (v_hi - v_lo) * frac
-    return out
-
-
-def _run_lengths(flags: np.ndarray) -> np.ndarray:
-    """Length of the run of True ending at each column (0 where False), row-wise."""
-    n_rows, n_cols = flags.shape
-    cols = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols))
-    last_false = np.maximum.accumulate(np.where(flags, -1, cols), axis=1)
-    return cols - last_false
-
-
 def _lapse_band(days_since: np.ndarray, ratio: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         lapsed = ~(days_since < 30)  # also when days_since is NaN (no session)
@@ -207,14 +149,14 @@ def compute_behavior_metrics(
     mday = users["metrics_day"].to_numpy(dtype=np.int64)
     wd = calendar.weekday(mday)
     target = weekly_targets(users["weekly_session_target"])
-    cutoff = _utc_values(users["cutoff"])
+    cutoff = utc_values(users["cutoff"])
 
     # ---- workouts → (row, age) of sessions and abandoned workouts -----------------
     row_all = user_index.get_indexer(workouts["user_id"].to_numpy())
     status = workouts["status"].astype(object).to_numpy()
     is_session_all = np.isin(status, SESSION_STATUSES)
     is_abandoned_all = status == ABANDONED
-    fin_all = _utc_values(workouts["finalized_at"])
+    fin_all = utc_values(workouts["finalized_at"])
     candidate = (row_all >= 0) & (is_session_all | is_abandoned_all) & ~np.isnat(fin_all)
     cand_idx = np.flatnonzero(candidate)
     cand_idx = cand_idx[fin_all[cand_idx] <= cutoff[row_all[cand_idx]]]
@@ -224,18 +166,18 @@ def compute_behavior_metrics(
     # of the candidate workouts, and the users' first_session_at.
     n_cand = cand_idx.size
     tz_np = tz.to_numpy()
-    local = _local_wall_times(
+    local = local_wall_times(
         np.concatenate(
             [
                 fin_all[cand_idx],
-                _utc_values(workouts["started_at"])[cand_idx],
-                _utc_values(users["first_session_at"]),
+                utc_values(workouts["started_at"])[cand_idx],
+                utc_values(users["first_session_at"]),
             ]
         ),
         np.concatenate([tz_np[w_row], tz_np[w_row], tz_np]),
     )
-    w_day = _days(local[:n_cand])
-    w_minute = _minute_of_day(local[n_cand : 2 * n_cand])  # NaN where started_at is missing
+    w_day = day_numbers_of(local[:n_cand])
+    w_minute = minute_of_day(local[n_cand : 2 * n_cand])  # NaN where started_at is missing
     first_local = local[2 * n_cand :]
     w_age = mday[w_row] - w_day
     ok = w_age >= 0  # cannot happen when metrics_day is the local date at cutoff
@@ -247,8 +189,8 @@ def compute_behavior_metrics(
     s_age = w_age[w_is_session]
     s_minute = w_minute[w_is_session]
     s_completed = status[s_idx] == "completed"
-    duration = _floats(workouts["duration_seconds"])[s_idx]
-    rpe = _floats(workouts["session_rpe"])[s_idx]
+    duration = floats(workouts["duration_seconds"])[s_idx]
+    rpe = floats(workouts["session_rpe"])[s_idx]
     s_srpe = loads.session_srpe(rpe, duration)
     s_minutes = loads.session_minutes(duration)
 
@@ -282,7 +224,7 @@ def compute_behavior_metrics(
     adherence_4w = np.minimum(1.0, weeks[:, 1:5] / tf[:, None]).mean(axis=1)
     met = weeks >= target[:, None]
     chrono_met = met[:, ::-1]  # oldest complete week … last complete week, current week
-    runs = _run_lengths(chrono_met)
+    runs = run_lengths(chrono_met)
     current_streak = runs[:, -2] + met[:, 0]
     longest_streak = runs.max(axis=1)
 
@@ -351,8 +293,8 @@ def compute_behavior_metrics(
     if len(sets):
         set_pos = v_index.get_indexer(sets["workout_id"].to_numpy())
         warm = sets["is_warmup"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-        reps = _floats(sets["reps"])
-        vol = reps * _floats(sets["weight_kg"])
+        reps = floats(sets["reps"])
+        vol = reps * floats(sets["weight_kg"])
         keep_set = (set_pos >= 0) & ~warm & np.isfinite(vol)
         sp = set_pos[keep_set]
         volume = np.bincount(
@@ -389,7 +331,9 @@ def compute_behavior_metrics(
     first_day = np.where(max_age >= 0, mday - max_age, big)
     fs_known = ~np.isnat(first_local)
     if fs_known.any():
-        first_day = np.where(fs_known, np.minimum(first_day, _days(first_local)), first_day)
+        first_day = np.where(
+            fs_known, np.minimum(first_day, day_numbers_of(first_local)), first_day
+        )
     known_first = first_day != big
     days_before_first = mday - np.where(known_first, first_day, mday)
     history_ok = known_first & (days_before_first >= ACWR_MIN_HISTORY_DAYS)
@@ -413,13 +357,13 @@ def compute_behavior_metrics(
             "adherence_4w": adherence_4w,
             "current_streak_weeks": current_streak.astype(np.int64),
             "longest_streak_weeks": longest_streak.astype(np.int64),
-            "days_since_last_session": _nullable_int(min_age, has_session),
+            "days_since_last_session": nullable_int(min_age, has_session),
             "gap_median_days": gap_median,
             "gap_p90_days": gap_p90,
             "lapse_risk": lapse_risk.astype(object),
             "preferred_hour_local": pref_hour,
             "timing_consistency": timing_consistency,
-            "preferred_weekday": _nullable_int(pref_weekday, max_count > 0),
+            "preferred_weekday": nullable_int(pref_weekday, max_count > 0),
             "weekly_sessions_cv_8w": cv_8w,
             "volume_load_7d": volume_7d,
             "volume_load_prev_7d": volume_prev_7d,

@@ -36,13 +36,33 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm, theilslopes
 
 from fitness_jobs.core.calendar import date_of
+from fitness_jobs.core.energy_balance import (  # noqa: F401  (re-exported)
+    BETA_TEF,
+    DEFAULT_TAU_DAYS,
+    ETA_F,
+    ETA_L,
+    FORBES_C,
+    GAMMA_F,
+    GAMMA_L,
+    PAL,
+    RHO_F,
+    RHO_L,
+    _hall_tau_arrays,
+    hall_tau,
+    hall_tau_array,
+    jackson_percent_fat,
+    mifflin_st_jeor_rmr,
+)
+from fitness_jobs.core.theil_sen import (  # noqa: F401  (re-exported)
+    CONFIDENCE,
+    THEILSEN_INTERCEPT_METHOD,
+    theil_sen,
+    theil_sen_matrix,
+)
 
 METHOD = "theil_sen+hall2011_linearized"
-THEILSEN_INTERCEPT_METHOD = "separate"
-CONFIDENCE = 0.90
 
 WINDOW_DAYS = 28  # local days [W − 21, W + 6]
 MIN_WEIGH_IN_DAYS = 8
@@ -50,21 +70,10 @@ MIN_SPAN_DAYS = 13
 MAX_STALENESS_DAYS = 7  # latest weigh-in no more than 7 days before W + 6
 HORIZONS_DAYS: dict[str, int] = {"4w": 28, "8w": 56, "12w": 84}
 
-DEFAULT_TAU_DAYS = 400.0
 MAX_WEEKLY_LOSS_PCT = 1.0  # % of body weight per week
 MAX_WEEKLY_GAIN_PCT = 0.5
 BMI_FLOOR = 18.5
 
-# Hall (2011) constants
-RHO_F = 9440.7  # kcal/kg, energy density of fat
-RHO_L = 1816.4  # kcal/kg, energy density of lean tissue
-ETA_F = 179.3  # kcal/kg, deposition cost of fat
-ETA_L = 229.4  # kcal/kg, deposition cost of lean tissue
-GAMMA_F = 3.107  # kcal/kg/day, fat maintenance
-GAMMA_L = 21.99  # kcal/kg/day, lean maintenance
-BETA_TEF = 0.10
-PAL = 1.6
-FORBES_C = 10.4  # kg, Forbes' constant: α = 10.4 / FM
 
 STATUS_OK = "ok"
 STATUS_INSUFFICIENT = "insufficient_data"
@@ -92,174 +101,6 @@ PREDICTION_COLUMNS: list[str] = [
     *[f"projected_{h}_kg{s}" for h in HORIZONS_DAYS for s in ("", "_low", "_high")],
     "flags",
 ]
-
-
-# --------------------------------------------------------------------------- Theil–Sen
-
-
-def theil_sen(
-    x: np.ndarray | list[float], y: np.ndarray | list[float], confidence: float = CONFIDENCE
-) -> tuple[float, float, float, float]:
-    """``(slope, intercept, low_slope, high_slope)`` of the Theil–Sen line of ``y`` on ``x``.
-
-    ``scipy.stats.theilslopes`` with ``method='separate'`` (intercept ``median(y) − slope ·
-    median(x)``); the slope interval is Sen's (1968) at ``confidence``.
-    """
-    res = theilslopes(
-        np.asarray(y, dtype=float),
-        np.asarray(x, dtype=float),
-        confidence,
-        method=THEILSEN_INTERCEPT_METHOD,
-    )
-    return (
-        float(res.slope),
-        float(res.intercept),
-        float(res.low_slope),
-        float(res.high_slope),
-    )
-
-
-def _row_median_sorted(sorted_rows: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Median of the first ``counts[i]`` entries of each (ascending) row, like ``np.median``."""
-    rows = np.arange(sorted_rows.shape[0])
-    lo = sorted_rows[rows, (counts - 1) // 2]
-    hi = sorted_rows[rows, counts // 2]
-    return np.asarray((lo + hi) / 2.0)
-
-
-def theil_sen_matrix(
-    y: np.ndarray, confidence: float = CONFIDENCE
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Vectorised Theil–Sen over rows of ``y`` (``(n_rows, n_x)``, NaN = no point).
-
-    ``x`` is the column index.  Each row needs ≥ 2 points.  Returns ``(slope, intercept,
-    low_slope, high_slope)`` arrays, equal to ``theil_sen(x_i, y_i, confidence)`` row by row.
-    """
-    y = np.asarray(y, dtype=float)
-    n_rows, n_x = y.shape
-    present = ~np.isnan(y)
-    k = present.sum(axis=1)
-    later, earlier = np.triu_indices(n_x, k=1)[::-1]  # pairs with later > earlier
-    slopes = (y[:, later] - y[:, earlier]) / (later - earlier).astype(float)
-    slopes.sort(axis=1)  # NaN (a missing end) sorts last
-    nt = k * (k - 1) // 2
-    med_slope = _row_median_sorted(slopes, nt)
-
-    y_sorted = np.sort(y, axis=1)
-    med_y = _row_median_sorted(y_sorted, k)
-    x_sorted = np.sort(np.where(present, np.arange(n_x, dtype=float), np.nan), axis=1)
-    med_x = _row_median_sorted(x_sorted, k)
-    intercept = med_y - med_slope * med_x
-
-    # Sen (1968) eq. 2.6 with the correction for ties in y (x has no ties: one point a day).
-    same = (y_sorted[:, 1:] == y_sorted[:, :-1]).astype(np.int64)  # NaN never equal
-    tie_term = np.zeros(n_rows, dtype=float)
-    if n_x > 1:
-        # run lengths of equal values: count, for each run, k(k − 1)(2k + 5)
-        run = np.zeros((n_rows, n_x), dtype=np.int64)
-        run[:, 0] = 1
-        for j in range(1, n_x):
-            run[:, j] = np.where(same[:, j - 1] == 1, run[:, j - 1] + 1, 1)
-        ends = np.ones((n_rows, n_x), dtype=bool)
-        ends[:, :-1] = same == 0
-        ends &= ~np.isnan(y_sorted)
-        rk = np.where(ends & (run > 1), run, 0).astype(float)
-        tie_term = (rk * (rk - 1) * (2 * rk + 5)).sum(axis=1)
-    alpha = 1.0 - confidence if confidence > 0.5 else confidence
-    z = norm.ppf(alpha / 2.0)
-    kf = k.astype(float)
-    sigsq = 1 / 18.0 * (kf * (kf - 1) * (2 * kf + 5) - tie_term)
-    sigma = np.sqrt(sigsq)
-    ru = np.minimum(np.round((nt - z * sigma) / 2.0).astype(np.int64), nt - 1)
-    rl = np.maximum(np.round((nt + z * sigma) / 2.0).astype(np.int64) - 1, 0)
-    rows = np.arange(n_rows)
-    low = slopes[rows, np.clip(rl, 0, slopes.shape[1] - 1)]
-    high = slopes[rows, np.clip(ru, 0, slopes.shape[1] - 1)]
-    return med_slope, intercept, low, high
-
-
-# --------------------------------------------------------------------------- Hall τ
-
-
-def jackson_percent_fat(male: np.ndarray, age_years: np.ndarray, bmi: np.ndarray) -> np.ndarray:
-    """Body fat % from BMI (Jackson et al. 2002): men ``0.14·age + 37.31·ln BMI − 103.94``,
-    women ``0.14·age + 39.96·ln BMI − 102.01``."""
-    age = np.asarray(age_years, dtype=float)
-    with np.errstate(all="ignore"):
-        ln_bmi = np.log(np.asarray(bmi, dtype=float))
-        return np.where(
-            male, 0.14 * age + 37.31 * ln_bmi - 103.94, 0.14 * age + 39.96 * ln_bmi - 102.01
-        )
-
-
-def mifflin_st_jeor_rmr(
-    male: np.ndarray, weight_kg: np.ndarray, height_cm: np.ndarray, age_years: np.ndarray
-) -> np.ndarray:
-    """Resting metabolic rate (kcal/day), Mifflin–St Jeor (1990):
-    ``10·kg + 6.25·cm − 5·age + 5`` for men, ``… − 161`` for women."""
-    bw = np.asarray(weight_kg, dtype=float)
-    height = np.asarray(height_cm, dtype=float)
-    age = np.asarray(age_years, dtype=float)
-    return 10.0 * bw + 6.25 * height - 5.0 * age + np.where(male, 5.0, -161.0)
-
-
-def _hall_tau_arrays(
-    sex: np.ndarray, age_years: np.ndarray, height_cm: np.ndarray, weight_kg: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(τ, defaulted)``: vectorised ``hall_tau``; ``defaulted`` marks τ = 400 fallbacks."""
-    sex_s = pd.Series(np.asarray(sex, dtype=object)).astype("string").str.strip().str.lower()
-    male = (sex_s == "male").fillna(False).to_numpy(dtype=bool)
-    female = (sex_s == "female").fillna(False).to_numpy(dtype=bool)
-    age = np.asarray(age_years, dtype=float)
-    height = np.asarray(height_cm, dtype=float)
-    bw = np.asarray(weight_kg, dtype=float)
-    known = (
-        (male | female)
-        & np.isfinite(age)
-        & (age >= 0)
-        & np.isfinite(height)
-        & (height > 0)
-        & np.isfinite(bw)
-        & (bw > 0)
-    )
-    with np.errstate(all="ignore"):
-        bmi = bw / (height / 100.0) ** 2
-        fm = bw * jackson_percent_fat(male, age, bmi) / 100.0
-        rmr = mifflin_st_jeor_rmr(male, bw, height, age)
-        a = FORBES_C / fm
-        delta = ((1.0 - BETA_TEF) * PAL - 1.0) * rmr / bw
-        eps = (GAMMA_F + a * GAMMA_L) / (1.0 + a) + delta
-        rho = (RHO_F + ETA_F + a * (RHO_L + ETA_L)) / (1.0 + a)
-        tau = rho / eps
-    valid = known & (fm > 0) & (fm < bw) & (eps > 0) & np.isfinite(tau) & (tau > 0)
-    return np.where(valid, tau, DEFAULT_TAU_DAYS), ~valid
-
-
-def hall_tau_array(
-    sex: np.ndarray, age_years: np.ndarray, height_cm: np.ndarray, weight_kg: np.ndarray
-) -> np.ndarray:
-    """Vectorised ``hall_tau`` over aligned arrays (``sex`` as objects, None allowed)."""
-    return _hall_tau_arrays(sex, age_years, height_cm, weight_kg)[0]
-
-
-def hall_tau(
-    sex: str | None, age_years: float | None, height_cm: float | None, weight_kg: float
-) -> float:
-    """Time constant τ (days) of the linearised Hall (2011) energy-balance model.
-
-    ``α = 10.4/FM``, ``ε = (γF + α·γL)/(1 + α) + δ``, ``ρ = (ρF + ηF + α(ρL + ηL))/(1 + α)``,
-    ``τ = ρ/ε`` with ``δ = ((1 − βTEF)·PAL − 1)·RMR/BW``, RMR by Mifflin–St Jeor (men +5,
-    women −161) and fat mass from BMI by Jackson et al. (2002).  τ = 400 when sex, age or
-    height is missing, and when the inputs fall outside the model's domain (fat mass not in
-    ``(0, BW)`` or ``ε ≤ 0``).
-    """
-    tau = hall_tau_array(
-        np.array([sex], dtype=object),
-        np.array([np.nan if age_years is None else age_years], dtype=float),
-        np.array([np.nan if height_cm is None else height_cm], dtype=float),
-        np.array([weight_kg], dtype=float),
-    )
-    return float(tau[0])
 
 
 def whole_years(birth_dates: pd.Series, on: dt.date) -> np.ndarray:

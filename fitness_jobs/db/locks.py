@@ -15,7 +15,7 @@ import hashlib
 import re
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -79,3 +79,46 @@ def partition_lock(engine: sa.Engine, name: str, timeout_s: float | None = None)
             yield time.monotonic() - started
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def partition_locks(
+    engine: sa.Engine, names: Iterable[str], timeout_s: float | None = None
+) -> Iterator[float]:
+    """Hold every lock in ``names`` (a run over a range of partitions); yields the seconds
+    spent waiting for them.  They are taken one by one in sorted order, so two runs over
+    overlapping ranges queue behind each other instead of each holding what the other
+    waits for; each lock waits at most ``timeout_s`` (as :func:`partition_lock`).
+
+    PostgreSQL: every advisory lock on one dedicated connection (31 days cost one
+    connection, not 31: the engines' pools are small).  SQLite: one ``flock`` per name.
+    A single name behaves exactly as :func:`partition_lock`.
+    """
+    ordered = sorted(set(names))
+    timeout_s = lock_timeout_seconds() if timeout_s is None else timeout_s
+    started = time.monotonic()
+    if engine.dialect.name != "postgresql":
+        with contextlib.ExitStack() as stack:
+            for name in ordered:
+                stack.enter_context(partition_lock(engine, name, timeout_s))
+            yield time.monotonic() - started
+        return
+    with engine.connect() as conn:
+        held: list[int] = []
+        try:
+            for name in ordered:
+                key = lock_key(name)
+                asked = time.monotonic()
+                while not conn.execute(
+                    sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}
+                ).scalar():
+                    if time.monotonic() - asked > timeout_s:
+                        raise LockTimeout(name, timeout_s)
+                    time.sleep(0.5)
+                conn.commit()
+                held.append(key)
+            yield time.monotonic() - started
+        finally:
+            for key in reversed(held):
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            conn.commit()

@@ -311,6 +311,30 @@ def coach_requests(
     return frame
 
 
+def coach_requests_by_day(
+    conn: sa.Connection, user_ids: Sequence[int], first_day: dt.date, last_day: dt.date
+) -> pd.DataFrame:
+    """The users' ``request_count`` per UTC day in ``[first_day, last_day]`` (``user_id``,
+    ``usage_date`` as ``datetime.date``, ``request_count``): one read for a range of
+    nightly partitions, each summing its own seven days (as :func:`coach_requests`)."""
+    t = LlmUsageDaily.__table__
+    stmt = sa.select(t.c.user_id, t.c.usage_date, t.c.request_count).where(
+        t.c.user_id.in_(list(user_ids)),
+        t.c.usage_date >= first_day,
+        t.c.usage_date <= last_day,
+    )
+    frame = pd.DataFrame.from_records(
+        fetch_rows(conn, stmt), columns=["user_id", "usage_date", "request_count"]
+    )
+    frame["user_id"] = frame["user_id"].astype("int64")
+    # SQLite gives ISO text, PostgreSQL dates.
+    frame["usage_date"] = pd.to_datetime(frame["usage_date"], format="ISO8601").dt.date
+    frame["request_count"] = (
+        pd.to_numeric(frame["request_count"], errors="coerce").fillna(0).astype("int64")
+    )
+    return frame
+
+
 def usage_for_day(conn: sa.Connection, day: dt.date) -> pd.DataFrame:
     """``llm_usage_daily`` rows of one UTC day."""
     t = LlmUsageDaily.__table__

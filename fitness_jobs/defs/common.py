@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -28,11 +29,25 @@ class ConfigurationFailure(dg.Failure):
     line recognises it by this type in the step's error and exits with code 2."""
 
 
+RETRY_DELAY_ENV = "FITNESS_RETRY_DELAY_SECONDS"
+DEFAULT_RETRY_DELAY_S = 15.0
+
+
+def retry_delay_seconds() -> float:
+    """The first retry delay (``FITNESS_RETRY_DELAY_SECONDS``, default 15 s; tests set it
+    small).  Read once, when this module is imported."""
+    raw = os.environ.get(RETRY_DELAY_ENV)
+    try:
+        return max(0.0, float(raw)) if raw else DEFAULT_RETRY_DELAY_S
+    except ValueError:
+        return DEFAULT_RETRY_DELAY_S
+
+
 # Transient database trouble (lost connection, lock timeout) is retried with
 # exponential backoff and jitter; everything else fails at once (see run_or_fail).
 DB_RETRY_POLICY = dg.RetryPolicy(
     max_retries=3,
-    delay=15,
+    delay=retry_delay_seconds(),
     backoff=dg.Backoff.EXPONENTIAL,
     jitter=dg.Jitter.PLUS_MINUS,
 )

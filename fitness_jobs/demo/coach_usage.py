@@ -14,6 +14,8 @@ from fitness_jobs.demo.population import Population, window_mask
 
 @dataclass
 class CoachUsage:
+    """One row per (user, UTC day) with coach requests."""
+
     user: IntArray
     day: IntArray
     requests: IntArray
@@ -22,6 +24,7 @@ class CoachUsage:
 
 
 def make_coach_usage(rng: np.random.Generator, pop: Population, cal: Calendar) -> CoachUsage:
+    """Daily coach usage of the coach users, inside their activity windows."""
     rows = np.flatnonzero(pop.coach)
     days = cal.days
     p_user = rng.beta(1.5, 4.0, len(rows))

@@ -2,13 +2,15 @@
 
 The implementation is split by topic inside ``fitness_jobs.demo``:
 
-* ``config``      ``DemoConfig``, ``BLOCK_USERS``, per-block random streams, the calendar
-* ``catalog``     personas, plans, statuses, time zones, exercises, bad-row kinds
-* ``population``  users, profiles, personas and habits;  ``workouts``, ``sets``,
-  ``weigh_ins``, ``coach_usage``: their history;  ``frames``: one block as frames
-* ``bad_rows``    the ``with_bad_rows`` users;  ``generate``: ``generate_demo``, blocks
-* ``write``       ``write_demo`` (frames → tables);  ``seed``: ``seed_demo`` (streaming)
-* ``columns``, ``pg_copy``, ``pg_load``  binary COPY and PostgreSQL bulk loading
+* ``config``       ``DemoConfig``, ``BLOCK_USERS``, per-block random streams, the calendar
+* ``catalog``      personas, plans, statuses, time zones, exercises, bad-row kinds
+* ``population``   users, profiles, personas and habits; their history in ``workouts``,
+  ``sets``, ``weigh_ins`` and ``coach_usage``; ``frames`` lays one block out as frames
+* ``bad_rows``     the ``with_bad_rows`` users;  ``generate``: ``generate_demo``, blocks
+* ``seed``         ``seed_demo``: streaming into a database (what the CLI calls)
+* ``write``        ``write_demo`` (frames → tables) and the per-frame writers under both
+* ``columns``, ``pg_copy``, ``pg_load``, ``prefetch``: typed columns, binary COPY,
+  PostgreSQL bulk loading, background generation
 """
 
 from __future__ import annotations

@@ -76,6 +76,8 @@ class _Field:
             self.wire = np.dtype(_WIRE[col.kind])
             self.width = 4 + self.wire.itemsize
             self.fixed = not self.has_null
+            self.record = np.dtype([("length", ">i4"), ("value", self.wire)])
+            self.void = np.dtype((np.void, self.width))
 
     def write(self, out: U8, used: npt.NDArray[np.bool_], start: int, stop: int) -> None:
         """Fill ``out`` (rows × width) and, for variable fields, ``used`` (same shape)."""
@@ -94,12 +96,15 @@ class _Field:
             values = np.where(null, 0, values - PG_EPOCH_US)
         elif col.kind == "date":
             values = np.where(null, 0, values - PG_EPOCH_DAYS)
-        k = self.wire.itemsize
-        out[:, :4] = _be32([k])
-        out[:, 4:] = values.astype(self.wire).view(np.uint8).reshape(-1, k)
+        # the whole field as one packed record (length, value), copied in one go per row
+        field = np.empty(len(values), dtype=self.record)
+        field["length"] = (
+            np.where(null, -1, self.wire.itemsize) if self.has_null else self.wire.itemsize
+        )
+        field["value"] = values
+        out.view(self.void)[:, 0] = field.view(self.void)
         if self.has_null:
-            out[null, :4] = 0xFF  # length -1: NULL, no value bytes follow
-            used[:, 4:] = ~null[:, None]
+            used[:, 4:] = ~null[:, None]  # NULL: no value bytes follow the length
 
 
 def encode(columns: Sequence[Column], chunk_rows: int = CHUNK_ROWS) -> Iterator[bytes]:
@@ -113,27 +118,36 @@ def encode(columns: Sequence[Column], chunk_rows: int = CHUNK_ROWS) -> Iterator[
     fields = [_Field(c) for c in columns]
     total = 2 + sum(f.width for f in fields)
     variable = not all(f.fixed for f in fields)
-    count = np.array([len(columns)], dtype=">i2").view(np.uint8)
+    rows = min(n, chunk_rows)
+    # reused from chunk to chunk: every byte of `block` is rewritten, and `used` only
+    # changes in the variable fields' columns, which are rewritten too
+    block = np.empty((rows, total), dtype=np.uint8)
+    block[:, :2] = np.array([len(columns)], dtype=">i2").view(np.uint8)
+    used = np.ones((rows, total) if variable else (0, 0), dtype=bool)
     for start in range(0, n, chunk_rows):
         stop = min(n, start + chunk_rows)
-        block = np.empty((stop - start, total), dtype=np.uint8)
-        used = np.ones(block.shape if variable else (0, 0), dtype=bool)
-        block[:, :2] = count
+        rows = stop - start
         offset = 2
         for f in fields:
             part = slice(offset, offset + f.width)
-            f.write(block[:, part], used[:, part] if variable else used, start, stop)
+            f.write(block[:rows, part], used[:rows, part] if variable else used, start, stop)
             offset += f.width
-        yield block[used].tobytes() if variable else block.tobytes()
+        yield block[:rows][used[:rows]].tobytes() if variable else block[:rows].tobytes()
 
 
-def copy_columns(conn: sa.Connection, table_name: str, columns: Sequence[Column]) -> int:
-    """COPY the rows into ``table_name`` (binary, one statement); returns the row count."""
+def copy_columns(
+    conn: sa.Connection, table_name: str, columns: Sequence[Column], *, freeze: bool = False
+) -> int:
+    """COPY the rows into ``table_name`` (binary, one statement); returns the row count.
+
+    ``freeze``: ``COPY … FREEZE`` (the table must be truncated in this transaction).
+    """
     if not columns or len(columns[0].values) == 0:
         return 0
     raw: Any = conn.connection.driver_connection
     quoted = ", ".join(f'"{c.name}"' for c in columns)
-    statement = f'COPY "{table_name}" ({quoted}) FROM STDIN (FORMAT BINARY)'
+    options = "FORMAT BINARY, FREEZE" if freeze else "FORMAT BINARY"
+    statement = f'COPY "{table_name}" ({quoted}) FROM STDIN ({options})'
     try:
         with raw.cursor() as cur, cur.copy(statement) as copy:
             copy.write(SIGNATURE)

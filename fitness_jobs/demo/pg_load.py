@@ -135,3 +135,18 @@ def deferred_indexes(
         conn.exec_driver_sql(d.create(kind))
         if progress is not None:
             progress(done, len(steps))
+
+
+def truncate_if_empty(conn: sa.Connection, tables: Sequence[str]) -> bool:
+    """TRUNCATE the tables if none has a row, so that COPY may use FREEZE; returns whether.
+
+    ``COPY … FREEZE`` needs the table truncated (or created) in the same transaction.  It
+    writes rows already frozen and pages already all-visible, so the first reads and
+    VACUUM after the seed need not rewrite every page to set hint bits.  Call it inside
+    ``deferred_indexes`` (no foreign key may point at the tables then).
+    """
+    for t in tables:
+        if conn.exec_driver_sql(f'SELECT EXISTS (SELECT 1 FROM "{t}")').scalar_one():
+            return False
+    conn.exec_driver_sql("TRUNCATE " + ", ".join(f'"{t}"' for t in tables))
+    return True

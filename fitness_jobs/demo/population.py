@@ -46,6 +46,8 @@ def assign(
 
 @dataclass
 class Population:
+    """One block of users (index = position in the block) and their hidden behaviour."""
+
     n: int
     persona: IntArray
     zone: IntArray  # effective zone (index into ZONE_NAMES)
@@ -250,6 +252,7 @@ def make_population(
 
 
 def window_mask(pop: Population, rows: IntArray, days: int) -> BoolArray:
+    """(rows × days): the days each user is active (their window minus any gap)."""
     d = np.arange(days)[None, :]
     a, b = pop.win_a[rows, None], pop.win_b[rows, None]
     ga, gb = pop.gap_a[rows, None], pop.gap_b[rows, None]

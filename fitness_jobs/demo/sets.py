@@ -34,6 +34,8 @@ from fitness_jobs.demo.workouts import Workouts
 
 @dataclass
 class Sets:
+    """One row per logged set, in workout order."""
+
     workout: IntArray  # index into Workouts
     exercise: npt.NDArray[np.int8]
     reps: IntArray

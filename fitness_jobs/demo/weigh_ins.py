@@ -24,6 +24,8 @@ from fitness_jobs.demo.population import Population, window_mask
 
 @dataclass
 class WeighIns:
+    """One row per weigh-in."""
+
     user: IntArray
     day: IntArray
     measured_us: IntArray
@@ -31,6 +33,7 @@ class WeighIns:
 
 
 def make_weigh_ins(rng: np.random.Generator, pop: Population, cal: Calendar) -> WeighIns:
+    """Weigh-ins of the users with a scale, inside their activity windows, up to ``now``."""
     rows = np.flatnonzero(pop.has_scale)
     days = cal.days
     p_lo = np.array([0.75, 0.30, 0.03])[pop.weigh_freq[rows]]

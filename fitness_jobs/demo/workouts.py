@@ -40,6 +40,8 @@ from fitness_jobs.demo.population import Population, window_mask
 
 @dataclass
 class Workouts:
+    """One row per workout of a block, sorted by start time then user."""
+
     user: IntArray  # index into the population
     day: IntArray  # local day index
     start_us: IntArray
@@ -53,6 +55,7 @@ class Workouts:
 def make_workouts(
     rng: np.random.Generator, pop: Population, cal: Calendar, extra_in_progress: bool
 ) -> Workouts:
+    """The block's workouts; ``extra_in_progress`` puts ~0.5 % of users mid-workout at ``now``."""
     n, days = pop.n, cal.days
     rows = np.arange(n)
     weekday = cal.weekday(np.arange(days))

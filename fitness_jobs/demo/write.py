@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -80,27 +80,34 @@ def sqlite_insert(conn: sa.Connection, table_name: str, columns: Sequence[Column
     def statement(rows: int) -> str:
         return f'INSERT INTO "{table_name}" ({quoted}) VALUES ' + ", ".join([row] * rows)
 
-    for start in range(0, n, SQLITE_CHUNK_ROWS):
-        part = slice(start, min(n, start + SQLITE_CHUNK_ROWS))
-        table = np.empty((part.stop - start, k), dtype=object)
-        for j, col in enumerate(columns):
-            table[:, j] = sqlite_values(col.take(part))
-        full = len(table) // per * per
-        if full:
-            params = [tuple(p) for p in table[:full].reshape(-1, per * k).tolist()]
-            conn.exec_driver_sql(statement(per), params)
-        if full < len(table):
-            conn.exec_driver_sql(statement(len(table) - full), [tuple(table[full:].ravel())])
+    # the driver's own cursor: it takes lists as parameters, SQLAlchemy would want tuples
+    cursor = cast(Any, conn.connection).dbapi_connection.cursor()
+    try:
+        for start in range(0, n, SQLITE_CHUNK_ROWS):
+            part = slice(start, min(n, start + SQLITE_CHUNK_ROWS))
+            table = np.empty((part.stop - start, k), dtype=object)
+            for j, col in enumerate(columns):
+                table[:, j] = sqlite_values(col.take(part))
+            full = len(table) // per * per
+            if full:
+                cursor.executemany(statement(per), table[:full].reshape(-1, per * k).tolist())
+            if full < len(table):
+                cursor.execute(statement(len(table) - full), table[full:].ravel().tolist())
+    finally:
+        cursor.close()
     return n
 
 
-def write_frame(conn: sa.Connection, table_name: str, frame: pd.DataFrame) -> int:
+def write_frame(
+    conn: sa.Connection, table_name: str, frame: pd.DataFrame, *, freeze: bool = False
+) -> int:
     """Write ``frame`` into its app table in the caller's transaction; returns rows written.
 
     On SQLite, rows with NaN in a NOT NULL REAL column (bad rows) are skipped.
+    ``freeze``: PostgreSQL ``COPY … FREEZE`` (see ``pg_load.truncate_if_empty``).
     """
     if conn.dialect.name == "postgresql":
-        return copy_columns(conn, table_name, table_columns(frame, table_name))
+        return copy_columns(conn, table_name, table_columns(frame, table_name), freeze=freeze)
     drop = unwritable_on_sqlite(frame, table_name)
     if drop.any():
         log.warning(

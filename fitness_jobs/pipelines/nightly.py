@@ -1,17 +1,26 @@
-"""The nightly behaviour-metrics run for one UTC partition day (design §2, §5, §8).
+"""The nightly behaviour-metrics run for one UTC partition day, or a range of them
+(design §2, §5, §8, §11).
 
 Only what differs from the weekly run is here: which users (active at the snapshot),
 what is read (history windows, coach usage), the metrics and the upsert.  Chunks of
 users go through the shared runner (``pipelines.runner``).
+
+A range of days writes exactly the rows of one run per day (design §2.1): each day
+keeps its own ``as_of``, its own active users (and ``limit``), and sees only the rows a
+run of that day alone would read.  What a range saves is the reading: each chunk of
+users is read once for all its days (the history of the earliest day up to the snapshot
+of the last), validated once, then computed day by day and written in one bulk upsert.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -29,16 +38,33 @@ from fitness_jobs.db import nightly as queries
 from fitness_jobs.db import reads
 from fitness_jobs.db.bulk import chunked, records_from_frame, upsert
 from fitness_jobs.db.engine import require_tables
-from fitness_jobs.db.locks import partition_lock
+from fitness_jobs.db.locks import partition_locks
 from fitness_jobs.db.schema import APP_TABLES
 from fitness_jobs.errors import ConfigurationError
 from fitness_jobs.pipelines import Log, Progress, log_failures, no_log, no_progress
 from fitness_jobs.pipelines.history import read_history, validate_history
 from fitness_jobs.pipelines.runner import ChunkReport, Frames, RunReport, Validated, run_chunk
 
-__all__ = ["NightlyReport", "default_partition", "run_coach_usage", "run_nightly"]
+__all__ = [
+    "NightlyDay",
+    "NightlyReport",
+    "default_partition",
+    "partition_days",
+    "run_coach_usage",
+    "run_coach_usage_range",
+    "run_nightly",
+    "run_nightly_range",
+]
 
 DEFAULT_CHUNK_SIZE = 5_000
+# A range is worked through in blocks of at most this many days: each chunk of users
+# holds the sets of the block's days in memory (the Dagster backfill policy's maximum).
+MAX_DAYS_PER_READ = 31
+# Each day reads the workouts and sets a single run of it would (design §11).
+WORKOUT_SPAN = dt.timedelta(days=HISTORY_DAYS + 2)
+SET_SPAN = dt.timedelta(days=SETS_HISTORY_DAYS + 2)
+COACH_DAYS = 7  # coach_requests_7d: UTC days D−6 … D
+NO_USERS = np.empty(0, dtype=np.int64)
 METRICS_TABLE = "user_behavior_metrics"
 METRICS_KEY = ("user_id", "metrics_date")
 ROW_COLUMNS = [
@@ -56,25 +82,75 @@ NIGHTLY_TABLES = (*APP_TABLES, METRICS_TABLE, "coach_usage_daily")
 COMPARED_COLUMNS = ["snapshot_at", "timezone", "metrics_version", *METRIC_COLUMNS]
 
 
-@dataclass
-class NightlyReport(RunReport):
-    """What one nightly run did; becomes Dagster metadata and the CLI summary."""
+def partition_days(first: dt.date, last: dt.date) -> list[dt.date]:
+    """The UTC days ``first … last``, inclusive."""
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
 
-    partition: dt.date = dt.date.min
-    as_of: dt.datetime = dt.datetime.min
-    limit: int | None = None
+
+def partition_of(snapshot_at: dt.datetime) -> dt.date:
+    """The partition day whose snapshot is ``snapshot_at`` (the end of that UTC day)."""
+    return (snapshot_at.astimezone(dt.UTC) - dt.timedelta(days=1)).date()
+
+
+@dataclass
+class NightlyDay:
+    """What a run did for one partition day (a range run has one per day)."""
+
+    partition: dt.date
+    as_of: dt.datetime
+    active_users: int = 0
+    written: int = 0  # rows of this snapshot in the database after the run
+    changed: int = 0  # of those, rows this run inserted or altered
+    failed: int = 0  # active users of the day who failed
+    # Rows not written because a later day of the range has the same (user, local date):
+    # a zone whose UTC offset moves back across midnight (Azores), as a later run would.
+    superseded: int = 0
     coach_users_with_usage: int = 0
+    lapse_risk: dict[str, int] = field(default_factory=dict)
+    metrics_dates: dict[str, int] = field(default_factory=dict)
     missing_user_ids: list[int] = field(default_factory=list)
     range_violations: dict[str, int] = field(default_factory=dict)
 
+
+@dataclass
+class NightlyReport(RunReport):
+    """What one nightly run did (one day or a range); becomes Dagster metadata and the CLI
+    summary.  ``partition`` is the first day, ``last_partition`` the last (the same for a
+    single day); counts are summed over the days (user-days), ``days`` has each day's."""
+
+    partition: dt.date = dt.date.min
+    last_partition: dt.date = dt.date.min
+    as_of: dt.datetime = dt.datetime.min
+    limit: int | None = None
+    days: list[NightlyDay] = field(default_factory=list)
+
+    @property
+    def is_range(self) -> bool:
+        return len(self.days) > 1
+
     @property
     def active_users(self) -> int:
-        return self.users
+        return sum(d.active_users for d in self.days)
 
     @property
     def written(self) -> int:
-        """Users whose row for this snapshot is in the database (new, changed or equal)."""
-        return self.committed
+        """Rows of the run's snapshots in the database (new, changed or equal)."""
+        return sum(d.written for d in self.days)
+
+    @property
+    def coach_users_with_usage(self) -> int:
+        return sum(d.coach_users_with_usage for d in self.days)
+
+    @property
+    def missing_user_ids(self) -> list[int]:
+        return sorted({uid for d in self.days for uid in d.missing_user_ids})
+
+    @property
+    def range_violations(self) -> dict[str, int]:
+        total: Counter[str] = Counter()
+        for d in self.days:
+            total.update(d.range_violations)
+        return dict(total)
 
     @property
     def lapse_risk(self) -> dict[str, int]:
@@ -84,64 +160,182 @@ class NightlyReport(RunReport):
     def metrics_dates(self) -> dict[str, int]:
         return dict(self.distributions.get("metrics_date", {}))
 
+    def day(self, partition: dt.date) -> NightlyDay:
+        return next(d for d in self.days if d.partition == partition)
+
+
+class ChangedRow(int):
+    """The user id of a row that a write inserted or altered, knowing the row's partition
+    day, so the runner's list of changed ids also gives the per-day counts."""
+
+    day: dt.date
+
+    def __new__(cls, user_id: int, day: dt.date) -> ChangedRow:
+        row = super().__new__(cls, user_id)
+        row.day = day
+        return row
+
 
 @dataclass(frozen=True)
 class NightlyChunk:
-    """The nightly job's part of the chunk runner: one partition's snapshot."""
+    """The nightly job's part of the chunk runner: the snapshots of the days
+    ``partition … last`` (one day when ``last`` is None) of a chunk of users.
+
+    ``active`` has, per day, the ids active that day (as ``run_nightly_range`` lists
+    them, ``limit`` applied); a user gets a row for exactly those days.  None means
+    every user of the chunk on every day."""
 
     partition: dt.date
     computed_at: dt.datetime
+    last: dt.date | None = None
+    active: Mapping[dt.date, np.ndarray] | None = None
+
+    @property
+    def days(self) -> list[dt.date]:
+        return partition_days(self.partition, self.last or self.partition)
 
     @property
     def as_of(self) -> dt.datetime:
+        """The first day's snapshot."""
         return snapshot_instant(self.partition)
 
     def read(self, conn: sa.Connection, user_ids: Sequence[int]) -> Frames:
+        """One read for every day: the history the first day needs, up to the last
+        day's snapshot.  Rows in id order, so each day's rows are in the same order as a
+        single run's (sums of floats depend on it)."""
+        first, last = self.days[0], self.days[-1]
         frames = read_history(
             conn,
             user_ids,
-            until=self.as_of,
-            workouts_after=self.as_of - dt.timedelta(days=HISTORY_DAYS + 2),
-            sets_after=self.as_of - dt.timedelta(days=SETS_HISTORY_DAYS + 2),
+            until=snapshot_instant(last),
+            workouts_after=snapshot_instant(first) - WORKOUT_SPAN,
+            sets_after=snapshot_instant(first) - SET_SPAN,
             now=self.computed_at,
         )
-        first_day = self.partition - dt.timedelta(days=6)
-        frames["usage"] = reads.coach_requests(conn, user_ids, first_day, self.partition)
+        frames["workouts"] = frames["workouts"].sort_values(
+            "workout_id", kind="stable", ignore_index=True
+        )
+        frames["sets"] = frames["sets"].sort_values("set_id", kind="stable", ignore_index=True)
+        first_usage_day = first - dt.timedelta(days=COACH_DAYS - 1)
+        frames["usage"] = reads.coach_requests_by_day(conn, user_ids, first_usage_day, last)
         return frames
 
     def validate(self, raw: Frames) -> Validated:
+        """Validation once for all days; then ``user_days``: one row per (user, day) the
+        user is active, with that day's local date number and coach requests."""
         valid = validate_history(raw, self.computed_at)
-        users = valid.frames["users"].merge(raw["usage"], on="user_id", how="left")
-        users["coach_requests_7d"] = users["coach_requests_7d"].fillna(0).astype("int64")
-        users["cutoff"] = pd.Timestamp(self.as_of)
-        users["metrics_day"] = local_day_numbers(
-            pd.Series(pd.Timestamp(self.as_of), index=users.index), users["tz"]
+        users = valid.frames["users"]
+        usage = raw["usage"]
+        parts = []
+        for index, day in enumerate(self.days):
+            on_day = users[["user_id", "tz"]]
+            if self.active is not None:
+                on_day = on_day[on_day["user_id"].isin(self.active.get(day, NO_USERS))]
+            if on_day.empty:
+                continue
+            in_window = (usage["usage_date"] > day - dt.timedelta(days=COACH_DAYS)) & (
+                usage["usage_date"] <= day
+            )
+            coach = usage[in_window].groupby("user_id")["request_count"].sum()
+            as_of = pd.Timestamp(snapshot_instant(day))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "user_id": on_day["user_id"].to_numpy(),
+                        "day_index": index,
+                        "metrics_day": local_day_numbers(
+                            pd.Series(as_of, index=on_day.index), on_day["tz"]
+                        ),
+                        "coach_requests_7d": on_day["user_id"]
+                        .map(coach)
+                        .fillna(0)
+                        .astype("int64")
+                        .to_numpy(),
+                    }
+                )
+            )
+        valid.frames["user_days"] = (
+            pd.concat(parts, ignore_index=True)
+            if parts
+            else pd.DataFrame(columns=["user_id", "day_index", "metrics_day", "coach_requests_7d"])
         )
-        valid.frames["users"] = users
+        sets = valid.frames["sets"]
+        finalized = valid.frames["workouts"].set_index("workout_id")["finalized_at"]
+        valid.frames["sets"] = sets.assign(finalized_at=sets["workout_id"].map(finalized))
         return valid
 
     def compute(self, frames: Frames) -> pd.DataFrame:
-        metrics = compute_behavior_metrics(frames["users"], frames["workouts"], frames["sets"])
-        metrics["snapshot_at"] = self.as_of
-        metrics["computed_at"] = self.computed_at
-        metrics["metrics_version"] = METRICS_VERSION
-        return metrics
+        """Each day for its active users, from exactly the rows a run of that day alone
+        reads: workouts and sets finalised in its own windows up to its ``as_of``."""
+        users, workouts, sets = frames["users"], frames["workouts"], frames["sets"]
+        user_days = frames["user_days"]
+        outputs = []
+        for index, day in enumerate(self.days):
+            today = user_days[user_days["day_index"] == index]
+            if today.empty:
+                continue
+            as_of = pd.Timestamp(snapshot_instant(day))
+            on_day = users.merge(
+                today[["user_id", "metrics_day", "coach_requests_7d"]], on="user_id", how="inner"
+            )
+            on_day["cutoff"] = as_of
+            # The earliest session is read up to the last day's snapshot: later than this
+            # day's snapshot means none yet (never the case for an active user).
+            first = on_day["first_session_at"]
+            on_day["first_session_at"] = first.where(first <= as_of)
+            ids = set(today["user_id"].tolist())
+            done = workouts["finalized_at"]
+            day_workouts = workouts[
+                workouts["user_id"].isin(ids) & (done > as_of - WORKOUT_SPAN) & (done <= as_of)
+            ]
+            set_done = sets["finalized_at"]
+            day_sets = sets[
+                sets["user_id"].isin(ids) & (set_done > as_of - SET_SPAN) & (set_done <= as_of)
+            ]
+            metrics = compute_behavior_metrics(on_day, day_workouts, day_sets)
+            metrics["snapshot_at"] = as_of.to_pydatetime()
+            metrics["computed_at"] = self.computed_at
+            metrics["metrics_version"] = METRICS_VERSION
+            metrics["day_index"] = index
+            outputs.append(metrics)
+        if not outputs:
+            return pd.DataFrame(columns=[*ROW_COLUMNS, "day_index"])
+        return pd.concat(outputs, ignore_index=True)
+
+    def _final(self, outputs: Sequence[pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The rows to write, and those superseded: of two days of the range giving a
+        user the same local ``metrics_date``, the later day's row is kept, as the later
+        of two single runs would leave it."""
+        frame = pd.concat(outputs, ignore_index=True).sort_values("day_index", kind="stable")
+        later = frame.duplicated(["user_id", "metrics_date"], keep="last")
+        return frame[~later], frame[later]
 
     def records(self, outputs: Sequence[pd.DataFrame]) -> dict[int, Any]:
-        rows = records_from_frame(pd.concat(outputs, ignore_index=True), ROW_COLUMNS)
-        return {row["user_id"]: row for row in rows}
+        kept, _superseded = self._final(outputs)
+        by_user: dict[int, list[dict[str, Any]]] = {}
+        for row in records_from_frame(kept, ROW_COLUMNS):
+            by_user.setdefault(row["user_id"], []).append(row)
+        return by_user
 
     def write(self, conn: sa.Connection, rows: Sequence[Any]) -> list[int]:
-        changed = upsert(conn, METRICS_TABLE, rows, METRICS_KEY, unchanged_unless=COMPARED_COLUMNS)
-        return [int(key[0]) for key in changed]
+        flat = [row for user_rows in rows for row in user_rows]
+        day_of = {(r["user_id"], r["metrics_date"]): partition_of(r["snapshot_at"]) for r in flat}
+        changed = upsert(conn, METRICS_TABLE, flat, METRICS_KEY, unchanged_unless=COMPARED_COLUMNS)
+        return [ChangedRow(int(key[0]), day_of[(int(key[0]), key[1])]) for key in changed]
 
     def tally(
         self, outputs: Sequence[pd.DataFrame], committed: Sequence[int], report: ChunkReport
     ) -> None:
-        metrics = pd.concat(outputs, ignore_index=True)
-        ok = metrics[metrics["user_id"].isin(set(committed))]
-        report.count("lapse_risk", ok["lapse_risk"].tolist())
-        report.count("metrics_date", ok["metrics_date"].tolist())
+        kept, superseded = self._final(outputs)
+        ok = kept[kept["user_id"].isin(set(committed))]
+        day = [self.days[i].isoformat() for i in ok["day_index"]]
+        report.count("written", day)
+        for name in ("lapse_risk", "metrics_date"):
+            values = ok[name].tolist()
+            report.count(name, values)
+            report.count(f"day|{name}", [f"{d}|{v}" for d, v in zip(day, values, strict=True)])
+        gone = superseded[superseded["user_id"].isin(set(committed))]
+        report.count("superseded", [self.days[i].isoformat() for i in gone["day_index"]])
 
 
 def _validate_limit(limit: int | None) -> None:
@@ -149,6 +343,161 @@ def _validate_limit(limit: int | None) -> None:
         raise ConfigurationError(
             f"limit must be a whole number ≥ 0 (0 processes nobody), got {limit!r}"
         )
+
+
+def _fill_days(report: NightlyReport, changed: Counter[dt.date]) -> None:
+    """Each day's written, superseded and changed rows and its distributions, from the
+    merged chunk tallies."""
+    dist = report.distributions
+    for day in report.days:
+        key = day.partition.isoformat()
+        day.written = dist.get("written", Counter())[key]
+        day.superseded = dist.get("superseded", Counter())[key]
+        day.changed = changed[day.partition]
+        for name in ("lapse_risk", "metrics_date"):
+            values = {
+                combined.split("|", 1)[1]: n
+                for combined, n in dist.get(f"day|{name}", Counter()).items()
+                if combined.startswith(key + "|")
+            }
+            if name == "lapse_risk":
+                day.lapse_risk = values
+            else:
+                day.metrics_dates = values
+
+
+def _run_block(
+    engine: sa.Engine,
+    report: NightlyReport,
+    block: list[dt.date],
+    *,
+    limit: int | None,
+    chunk_size: int,
+    computed_at: dt.datetime,
+    changed: Counter[dt.date],
+    log: Log,
+    progress: Progress,
+) -> None:
+    """Days ``block`` under their partition locks: list each day's active users, run the
+    chunks of everyone active on any of them, then each day's post-run facts."""
+    names = [f"{METRICS_TABLE}:{day.isoformat()}" for day in block]
+    with partition_locks(engine, names) as waited:
+        report.lock_wait_s += waited
+        if waited > 1:
+            shown = block[0] if len(block) == 1 else f"{block[0]}…{block[-1]}"
+            log("warning", f"waited {waited:.1f}s for another run of partition {shown}")
+        active: dict[dt.date, np.ndarray] = {}
+        with engine.connect() as conn:
+            for day in block:
+                as_of = snapshot_instant(day)
+                ids = reads.active_user_ids(conn, as_of, limit, now=computed_at)
+                active[day] = np.asarray(ids, dtype=np.int64)
+                summary = report.day(day)
+                summary.active_users = len(ids)
+                summary.coach_users_with_usage = reads.users_with_usage(conn, day)
+                log("info", f"partition {day}: {len(ids)} active users at {as_of.isoformat()}")
+        user_ids = np.unique(np.concatenate(list(active.values()))).tolist()
+        if len(block) > 1:
+            log(
+                "info",
+                f"partitions {block[0]}…{block[-1]}: {len(user_ids)} users active on at least "
+                f"one day ({sum(len(ids) for ids in active.values())} user-days)",
+            )
+        failed: set[int] = set()
+        done = 0
+        for chunk in chunked(user_ids, chunk_size):
+            members = np.asarray(chunk, dtype=np.int64)
+            work = NightlyChunk(
+                partition=block[0],
+                last=block[-1],
+                computed_at=computed_at,
+                active={day: ids[np.isin(ids, members)] for day, ids in active.items()},
+            )
+            chunk_report = run_chunk(engine, work, chunk)
+            report.add(chunk_report)
+            failed.update(chunk_report.errors)
+            changed.update(row.day for row in chunk_report.changed if isinstance(row, ChangedRow))
+            done += len(chunk)
+            progress(done, len(user_ids))
+        failed_ids = np.asarray(sorted(failed), dtype=np.int64)
+        with engine.connect() as conn:
+            for day in block:
+                as_of = snapshot_instant(day)
+                summary = report.day(day)
+                summary.failed = int(np.isin(active[day], failed_ids).sum())
+                summary.missing_user_ids = queries.users_without_metrics(
+                    conn, as_of, active[day].tolist()
+                )
+                summary.range_violations = queries.metrics_range_violations(conn, as_of)
+
+
+def run_nightly_range(
+    engine: sa.Engine,
+    first: dt.date,
+    last: dt.date,
+    *,
+    limit: int | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    now: dt.datetime | None = None,
+    log: Log = no_log,
+    progress: Progress = no_progress,
+    days_per_read: int = MAX_DAYS_PER_READ,
+) -> NightlyReport:
+    """Compute and upsert the behaviour metrics of the partitions ``first … last``
+    (inclusive): exactly the rows that one :func:`run_nightly` per day, in date order,
+    would leave.
+
+    Each day has its own active users (``limit``: the first N of them by id, as a single
+    run).  Everyone active on any day of a block of at most ``days_per_read`` days is
+    chunked ``chunk_size`` at a time; each chunk is read once for the whole block,
+    validated once, computed day by day and written in one bulk upsert.  A user whose
+    data cannot be computed or written fails alone (for the whole block), everyone else
+    commits.  The block's partition locks (one per day, in date order) are held while it
+    runs, so a run of any of its days waits, then finds the work done.
+    """
+    _validate_limit(limit)
+    if chunk_size < 1:
+        raise ConfigurationError(f"chunk_size must be ≥ 1, got {chunk_size}")
+    if days_per_read < 1:
+        raise ConfigurationError(f"days_per_read must be ≥ 1, got {days_per_read}")
+    if last < first:
+        raise ConfigurationError(f"the range ends ({last}) before it starts ({first})")
+    computed_at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    days = partition_days(first, last)
+    report = NightlyReport(
+        partition=first,
+        last_partition=last,
+        as_of=snapshot_instant(first),
+        limit=limit,
+        days=[NightlyDay(day, snapshot_instant(day)) for day in days],
+    )
+    require_tables(engine, NIGHTLY_TABLES)
+    if limit == 0:
+        log("info", "limit=0: nothing to do")
+        return report
+
+    changed: Counter[dt.date] = Counter()
+    for start in range(0, len(days), days_per_read):
+        _run_block(
+            engine,
+            report,
+            days[start : start + days_per_read],
+            limit=limit,
+            chunk_size=chunk_size,
+            computed_at=computed_at,
+            changed=changed,
+            log=log,
+            progress=progress,
+        )
+    _fill_days(report, changed)
+    for day in report.days:
+        log(
+            "info",
+            f"users with non-zero coach usage on {day.partition} (UTC): "
+            f"{day.coach_users_with_usage}",
+        )
+    log_failures(log, report)
+    return report
 
 
 def run_nightly(
@@ -167,40 +516,16 @@ def run_nightly(
     ConfigurationError).  Users go through the chunk runner ``chunk_size`` at a time; a
     user whose data cannot be computed or written fails alone, everyone else commits.
     """
-    _validate_limit(limit)
-    if chunk_size < 1:
-        raise ConfigurationError(f"chunk_size must be ≥ 1, got {chunk_size}")
-    computed_at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    work = NightlyChunk(partition=partition, computed_at=computed_at)
-    report = NightlyReport(partition=partition, as_of=work.as_of, limit=limit)
-    require_tables(engine, NIGHTLY_TABLES)
-    if limit == 0:
-        log("info", "limit=0: nothing to do")
-        return report
-
-    with partition_lock(engine, f"{METRICS_TABLE}:{partition.isoformat()}") as waited:
-        report.lock_wait_s = waited
-        if waited > 1:
-            log("warning", f"waited {waited:.1f}s for another run of partition {partition}")
-        with engine.connect() as conn:
-            user_ids = reads.active_user_ids(conn, work.as_of, limit, now=computed_at)
-            report.coach_users_with_usage = reads.users_with_usage(conn, partition)
-        log(
-            "info",
-            f"partition {partition}: {len(user_ids)} active users at {work.as_of.isoformat()}",
-        )
-        for chunk in chunked(user_ids, chunk_size):
-            report.add(run_chunk(engine, work, chunk))
-            progress(report.users, len(user_ids))
-        with engine.connect() as conn:
-            report.missing_user_ids = queries.users_without_metrics(conn, work.as_of, user_ids)
-            report.range_violations = queries.metrics_range_violations(conn, work.as_of)
-    log(
-        "info",
-        f"users with non-zero coach usage on {partition} (UTC): {report.coach_users_with_usage}",
+    return run_nightly_range(
+        engine,
+        partition,
+        partition,
+        limit=limit,
+        chunk_size=chunk_size,
+        now=now,
+        log=log,
+        progress=progress,
     )
-    log_failures(log, report)
-    return report
 
 
 def run_coach_usage(
@@ -215,3 +540,12 @@ def run_coach_usage(
     with engine.begin() as conn:
         upsert(conn, "coach_usage_daily", [row], ("usage_date",), unchanged_unless=list(summary))
     return row
+
+
+def run_coach_usage_range(
+    engine: sa.Engine, first: dt.date, last: dt.date, *, now: dt.datetime | None = None
+) -> list[dict[str, object]]:
+    """:func:`run_coach_usage` for each UTC day ``first … last``; the rows, in date order."""
+    if last < first:
+        raise ConfigurationError(f"the range ends ({last}) before it starts ({first})")
+    return [run_coach_usage(engine, day, now=now) for day in partition_days(first, last)]

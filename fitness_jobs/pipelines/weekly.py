@@ -19,6 +19,7 @@ runs of the same week from interleaving.  Chunks go through the shared runner.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -355,6 +356,88 @@ def run_weekly(
     return run
 
 
+def week_starts(first: dt.date, last: dt.date) -> list[dt.date]:
+    """The Mondays ``first … last``, inclusive (both must be Mondays)."""
+    for label, week in (("first", first), ("last", last)):
+        if week.weekday() != 0:
+            raise ConfigurationError(
+                f"the {label} week {week} is not a Monday (the week partition key is its Monday)"
+            )
+    if last < first:
+        raise ConfigurationError(f"the range ends ({last}) before it starts ({first})")
+    return [first + dt.timedelta(weeks=i) for i in range((last - first).days // 7 + 1)]
+
+
+def run_weekly_range(
+    engine: sa.Engine,
+    first: dt.date,
+    last: dt.date,
+    *,
+    mode: Mode = "catch_up",
+    at: dt.datetime | None = None,
+    regenerate: bool = False,
+    user_ids: Sequence[int] | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    now: dt.datetime | None = None,
+    log: Log = no_log,
+    progress: Progress = no_progress,
+) -> list[WeeklyReportRun]:
+    """:func:`run_weekly` in catch-up mode for each week ``first … last`` (Mondays,
+    inclusive), in order, each under its own week's lock; one report per week.  Window
+    mode is one week at a time (the sensor's), so a range of more than one week is
+    catch-up only."""
+    weeks = week_starts(first, last)
+    if mode != "catch_up" and len(weeks) > 1:
+        raise ConfigurationError(
+            f"a range of weeks ({first} … {last}) runs in catch-up mode only, not {mode!r}"
+        )
+    return [
+        run_weekly(
+            engine,
+            mode=mode,
+            week=week,
+            at=at,
+            regenerate=regenerate,
+            user_ids=user_ids,
+            chunk_size=chunk_size,
+            now=now,
+            log=log,
+            progress=progress,
+        )
+        for week in weeks
+    ]
+
+
+def merge_weekly_runs(runs: Sequence[WeeklyReportRun]) -> WeeklyReportRun:
+    """One report for a range of weeks: counts summed (user-weeks), failures by user (a
+    user failing in two weeks is one failed user, with the last week's error)."""
+    total = WeeklyReportRun(
+        week_start=runs[0].week_start,
+        mode=runs[0].mode,
+        at=runs[0].at,
+        regenerate=runs[0].regenerate,
+    )
+    for run in runs:
+        total.users += run.users
+        total.committed += run.committed
+        total.changed += run.changed
+        total.chunks += run.chunks
+        total.bisections += run.bisections
+        total.lock_wait_s += run.lock_wait_s
+        total.errors.update(run.errors)
+        total.excluded_rows.update(run.excluded_rows)
+        total.timezones.update(run.timezones)
+        for phase, seconds in run.timings.items():
+            total.timings[phase] = total.timings.get(phase, 0.0) + seconds
+        for name, counts in run.distributions.items():
+            total.distributions.setdefault(name, Counter()).update(counts)
+        total.changed_user_ids.extend(run.changed_user_ids)
+        total.eligible_users += run.eligible_users
+        total.due_users += run.due_users
+        total.already_reported += run.already_reported
+    return total
+
+
 # --------------------------------------------------------------------------- checks
 
 
@@ -401,7 +484,10 @@ __all__ = [
     "Mode",
     "WeeklyReportRun",
     "due_users",
+    "merge_weekly_runs",
     "missing_reports",
     "run_weekly",
+    "run_weekly_range",
     "sensor_due_count",
+    "week_starts",
 ]

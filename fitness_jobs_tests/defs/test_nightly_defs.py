@@ -34,7 +34,10 @@ def test_definitions_load_with_the_documented_names() -> None:
         "nightly_metrics_schedule",
         "weekly_report_coverage_schedule",
     }
-    assert {s.name for s in repo.sensor_defs} == {"weekly_report_sensor"}
+    assert {s.name for s in repo.sensor_defs} == {
+        "weekly_report_sensor",
+        "run_failure_alert_sensor",
+    }
     keys = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
     assert {
         "user_behavior_metrics",
@@ -122,3 +125,9 @@ def test_negative_limit_is_a_configuration_failure(db_engine: sa.Engine) -> None
     data = failure.step_failure_data
     assert data is not None and data.user_failure_data is not None
     assert "limit" in (data.user_failure_data.description or "")
+
+
+def test_backfills_run_as_ranges_of_up_to_31_days() -> None:
+    """A backfill of many days runs as few runs (each a range; tests in test_range_runs)."""
+    for asset in (user_behavior_metrics, coach_usage_daily):
+        assert asset.backfill_policy == dg.BackfillPolicy.multi_run(max_partitions_per_run=31)

@@ -8,10 +8,10 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from fitness_jobs.defs.weekly import sensors as weekly_defs
-from fitness_jobs.defs.weekly.partitions import weekly_partitions
 from fitness_jobs.defs.resources import AppDatabase
+from fitness_jobs.defs.weekly import sensors as weekly_defs
 from fitness_jobs.defs.weekly.assets import weekly_reports
+from fitness_jobs.defs.weekly.partitions import weekly_partitions
 from fitness_jobs.defs.weekly.sensors import weekly_report_sensor
 from fitness_jobs_tests.factories import ts, user, workout, write
 
@@ -122,3 +122,7 @@ def test_sensor_definition_with_a_fixed_clock(
         quiet = weekly_report_sensor(context)
     assert not quiet.run_requests
     assert weekly_report_sensor.minimum_interval_seconds == 300
+
+
+def test_backfills_run_as_ranges_of_up_to_8_weeks() -> None:
+    assert weekly_reports.backfill_policy == dg.BackfillPolicy.multi_run(max_partitions_per_run=8)

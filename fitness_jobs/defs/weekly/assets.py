@@ -1,5 +1,9 @@
 """Weekly reports and predictions: one week-partitioned op writing both tables (design §6–§7).
 
+A run covers one week or, from a backfill (``WEEKLY_BACKFILL_POLICY``) or
+``fitness-jobs weekly --week W1 --to W2``, a range of weeks in catch-up mode, processed
+week by week; each week's materialisation carries its own counts.
+
 One op materialises both assets because a report and its prediction are written in the
 same transaction per user (the report row is the exactly-once claim).  The asset, the op
 and the table share the name ``weekly_reports``.
@@ -28,9 +32,17 @@ from fitness_jobs.defs.common import (
 from fitness_jobs.defs.resources import AppDatabase
 from fitness_jobs.defs.weekly.partitions import weekly_partitions
 from fitness_jobs.errors import ConfigurationError
-from fitness_jobs.pipelines.weekly import DEFAULT_CHUNK_SIZE, WeeklyReportRun, run_weekly
+from fitness_jobs.pipelines.weekly import (
+    DEFAULT_CHUNK_SIZE,
+    WeeklyReportRun,
+    merge_weekly_runs,
+    run_weekly_range,
+)
 
 REPORTS_GROUP = "weekly_reports"
+# A catch-up backfill of many weeks runs as ranges of up to 8 weeks, one run each, which
+# processes its weeks one after the other (each under its own week's lock).
+WEEKLY_BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=8)
 REPORTS_KEY = dg.AssetKey("weekly_reports")
 PREDICTIONS_KEY = dg.AssetKey("transformation_predictions")
 
@@ -122,6 +134,64 @@ def weekly_metadata(run: WeeklyReportRun) -> dict[str, Any]:
     }
 
 
+def prediction_metadata(run: WeeklyReportRun) -> dict[str, Any]:
+    return {
+        "dagster/row_count": run.written,
+        "prediction_status": dg.MetadataValue.json(run.prediction_status),
+        "prediction_flags": dg.MetadataValue.json(run.flags),
+    }
+
+
+def week_rows(runs: list[WeeklyReportRun]) -> list[dict[str, Any]]:
+    """Each week's counts (the ``weeks`` metadata of a range run; the CLI prints them)."""
+    return [
+        {
+            "week": r.week_start.isoformat(),
+            "to_generate": r.due_users,
+            "written": r.written,
+            "already_reported": r.already_reported,
+            "failed": len(r.failed),
+        }
+        for r in runs
+    ]
+
+
+def _range_preview(runs: list[WeeklyReportRun]) -> str:
+    lines = [
+        f"**Weeks {runs[0].week_start} … {runs[-1].week_start}** ({runs[0].mode}) · "
+        f"{len(runs)} weeks",
+        "",
+        "Week | due | written | already had one | failed",
+        "--- | --- | --- | --- | ---",
+    ]
+    lines += [
+        f"{r['week']} | {r['to_generate']} | {r['written']} | {r['already_reported']} | "
+        f"{r['failed']}"
+        for r in week_rows(runs)
+    ]
+    return "\n".join(lines)
+
+
+def week_metadata(run: WeeklyReportRun, weeks: int) -> dict[str, Any]:
+    """What a range run records on one week's materialisation, over the range's metadata:
+    that week's counts and preview (the failure lists stay the range's, as the check)."""
+    return {
+        "dagster/row_count": run.written,
+        "eligible_due_users": run.eligible_users,
+        "already_reported": run.already_reported,
+        "to_generate": run.due_users,
+        "written_reports": run.written,
+        "skipped_existing": run.skipped_existing,
+        "partition_failed_users": len(run.failed),
+        "prediction_status": dg.MetadataValue.json(run.prediction_status),
+        "prediction_flags": dg.MetadataValue.json(run.flags),
+        "preview": dg.MetadataValue.md(
+            _preview(run) + f"\n\nOne of the {weeks} weeks of a range run; `weeks` has "
+            "each week's counts."
+        ),
+    }
+
+
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
@@ -153,6 +223,7 @@ def weekly_metadata(run: WeeklyReportRun) -> dict[str, Any]:
     partitions_def=weekly_partitions,
     pool=APP_DB_POOL,
     retry_policy=DB_RETRY_POLICY,
+    backfill_policy=WEEKLY_BACKFILL_POLICY,
     check_specs=[
         dg.AssetCheckSpec(
             NO_FAILED_USERS,
@@ -165,13 +236,15 @@ def weekly_metadata(run: WeeklyReportRun) -> dict[str, Any]:
 def weekly_reports(
     context: dg.AssetExecutionContext, config: WeeklyReportsConfig, app_db: AppDatabase
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    week = dt.date.fromisoformat(context.partition_key)
+    keys = context.partition_keys
+    first, last = dt.date.fromisoformat(keys[0]), dt.date.fromisoformat(keys[-1])
     log = dagster_log(context)
-    run = run_or_fail(
-        lambda: run_weekly(
+    runs = run_or_fail(
+        lambda: run_weekly_range(
             app_db.engine(),
+            first,
+            last,
             mode=config.mode,
-            week=week,
             at=config.at_instant,
             regenerate=config.regenerate,
             user_ids=config.user_ids,
@@ -180,13 +253,26 @@ def weekly_reports(
             progress=progress_logger(log),
         )
     )
-    yield dg.MaterializeResult(
-        asset_key=PREDICTIONS_KEY,
-        metadata={
-            "dagster/row_count": run.written,
-            "prediction_status": dg.MetadataValue.json(run.prediction_status),
-            "prediction_flags": dg.MetadataValue.json(run.flags),
-        },
-    )
-    yield dg.MaterializeResult(asset_key=REPORTS_KEY, metadata=weekly_metadata(run))
+    run = merge_weekly_runs(runs)
+    if len(runs) > 1:
+        for week_run in runs:
+            key = week_run.week_start.isoformat()
+            context.add_asset_metadata(
+                prediction_metadata(week_run), asset_key=PREDICTIONS_KEY, partition_key=key
+            )
+            context.add_asset_metadata(
+                week_metadata(week_run, len(runs)), asset_key=REPORTS_KEY, partition_key=key
+            )
+    yield dg.MaterializeResult(asset_key=PREDICTIONS_KEY, metadata=prediction_metadata(run))
+    metadata = weekly_metadata(run)
+    if len(runs) > 1:
+        metadata.update(
+            {
+                "partition_range": f"{first}...{last}",
+                "partitions": len(runs),
+                "weeks": dg.MetadataValue.json(week_rows(runs)),
+                "preview": dg.MetadataValue.md(_range_preview(runs)),
+            }
+        )
+    yield dg.MaterializeResult(asset_key=REPORTS_KEY, metadata=metadata)
     yield failure_check(run, REPORTS_KEY)

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from fitness_jobs.defs.executors import job_executor
 from fitness_jobs.defs.weekly.assets import PREDICTIONS_KEY, REPORTS_KEY
 from fitness_jobs.defs.weekly.coverage import weekly_report_coverage
 
@@ -10,6 +11,7 @@ weekly_reports_job = dg.define_asset_job(
     selection=[REPORTS_KEY, PREDICTIONS_KEY],
     description="Weekly reports and predictions of one week partition.",
     tags={"fitness_jobs/kind": "weekly"},
+    executor_def=job_executor(),
 )
 
 weekly_report_coverage_job = dg.define_asset_job(

@@ -1,0 +1,100 @@
+"""Writing a suite run: ``latest.json``, ``latest.md`` (a table, ratios, the profile's top
+costs) and ``seconds_vs_users.png`` (ours, the per-user baseline and the I/O floor)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.2f}×" if a and b else "–"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Measured {results['machine']['when']} on {results['machine']['cores']} cores, "
+        "PostgreSQL on loopback, one run (`python -m benchmarks.suite`). Ratios are the "
+        "numbers to compare; absolute times move with the machine's load.",
+        "",
+        "| job | users | seconds | peak RSS MB | baseline s | floor s | ours / floor | baseline / ours |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results["records"]:
+        lines.append(
+            f"| {r['job']} | {r['users']:,} | {r['seconds']:.1f} | {r['peak_rss_mb']:.0f} | "
+            f"{r['baseline_seconds'] or '–'} | {r['floor_seconds'] or '–'} | "
+            f"{_ratio(r['seconds'], r['floor_seconds'])} | "
+            f"{_ratio(r['baseline_seconds'], r['seconds'])} |"
+        )
+    nightly = sorted(
+        (r for r in results["records"] if r["job"] == "nightly"), key=lambda r: r["users"]
+    )
+    if len(nightly) >= 2:
+        small, large = nightly[-2], nightly[-1]
+        lines += [
+            "",
+            f"Scaling, nightly {small['users']:,} → {large['users']:,} users: "
+            f"{large['seconds'] / small['seconds']:.1f}× the time for "
+            f"{large['users'] / small['users']:.0f}× the users.",
+        ]
+    for users, detail in results["details"].items():
+        base = detail.get("baseline", {})
+        if base:
+            lines += [
+                "",
+                f"Baseline at {int(users):,} users: {base['per_user_ms']:.1f} ms per user "
+                f"({'sampled ' + str(base['processed_users']) + ' users, extrapolated' if base['sampled'] else 'every active user'}); "
+                f"database round trips {base['database_seconds']:.1f} s, computation "
+                f"{base['compute_seconds']:.1f} s.",
+            ]
+        profile = detail.get("profile")
+        if profile:
+            lines += [
+                "",
+                f"## Where the time goes at {int(users):,} users (pyinstrument, self time)",
+                "",
+            ]
+            lines += ["| function | s |", "|---|---:|"]
+            lines += [f"| `{name}` | {s} |" for name, s in profile["top_self_seconds"]]
+    return "\n".join(lines) + "\n"
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    nightly = sorted(
+        (r for r in results["records"] if r["job"] == "nightly"), key=lambda r: r["users"]
+    )
+    users = [r["users"] for r in nightly]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key, label in (
+        ("seconds", "ours (Dagster, end to end)"),
+        ("baseline_seconds", "per-user baseline"),
+        ("floor_seconds", "I/O floor (COPY)"),
+    ):
+        ax.plot(users, [r[key] for r in nightly], marker="o", label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("users")
+    ax.set_ylabel("seconds, one nightly partition")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_results(results: dict[str, Any], out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "latest.json", out / "latest.md", out / "seconds_vs_users.png"]
+    paths[0].write_text(json.dumps(results, indent=2, default=str) + "\n")
+    paths[1].write_text(markdown(results))
+    plot(results, paths[2])
+    return paths

@@ -1,0 +1,77 @@
+"""Vectorised helpers shared by the metrics: instants to local wall times and day
+numbers, numeric columns, per-group quantiles and run lengths.  Pure numpy/pandas."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from fitness_jobs.core import calendar
+
+
+def utc_values(values: pd.Series) -> np.ndarray:
+    """Instants as naive-UTC ``datetime64[us]`` (NaT preserved)."""
+    ts = pd.to_datetime(values, utc=True)
+    return ts.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+
+
+def local_wall_times(utc_values: np.ndarray, zones: np.ndarray) -> np.ndarray:
+    """Naive-UTC ``datetime64`` instants → naive local wall times (``datetime64[us]``)."""
+    instants = pd.Series(utc_values.astype("datetime64[us]")).dt.tz_localize("UTC")
+    local = calendar.to_local_naive(instants, pd.Series(zones, dtype=object))
+    return local.to_numpy(dtype="datetime64[us]")
+
+
+def day_numbers_of(local: np.ndarray) -> np.ndarray:
+    """Day numbers of naive local wall times (NaT → INT64 min)."""
+    return local.astype("datetime64[D]").astype(np.int64)
+
+
+def minute_of_day(local: np.ndarray) -> np.ndarray:
+    """Whole minutes since local midnight as float (NaN for NaT)."""
+    minutes = (local - local.astype("datetime64[D]")).astype("timedelta64[m]")
+    return np.where(np.isnat(local), np.nan, minutes.astype(np.int64).astype(float))
+
+
+def floats(values: pd.Series) -> np.ndarray:
+    """A numeric column as float64 (NULL/unparseable → NaN)."""
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def nullable_int(values: np.ndarray, valid: np.ndarray) -> pd.arrays.IntegerArray:
+    return pd.arrays.IntegerArray(
+        np.where(valid, values, 0).astype(np.int64), mask=~np.asarray(valid, dtype=bool)
+    )
+
+
+def grouped_quantile(group: np.ndarray, values: np.ndarray, n_groups: int, q: float) -> np.ndarray:
+    """Per-group quantile with numpy's default (linear) interpolation; NaN for empty groups."""
+    group = np.asarray(group, dtype=np.int64)
+    values = np.asarray(values, dtype=float)
+    out = np.full(n_groups, np.nan)
+    if values.size == 0:
+        return out
+    order = np.lexsort((values, group))
+    g_sorted = group[order]
+    v_sorted = values[order]
+    counts = np.bincount(g_sorted, minlength=n_groups)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    has = counts > 0
+    m = counts[has]
+    pos = q * (m - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, m - 1)
+    frac = pos - lo
+    base = starts[has]
+    v_lo = v_sorted[base + lo]
+    v_hi = v_sorted[base + hi]
+    out[has] = v_lo + (v_hi - v_lo) * frac
+    return out
+
+
+def run_lengths(flags: np.ndarray) -> np.ndarray:
+    """Length of the run of True ending at each column (0 where False), row-wise."""
+    n_rows, n_cols = flags.shape
+    cols = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols))
+    last_false = np.maximum.accumulate(np.where(flags, -1, cols), axis=1)
+    return cols - last_false

@@ -1,0 +1,1 @@
+"""Run-failure alerting: a webhook (and optionally Slack) for the monitored jobs."""

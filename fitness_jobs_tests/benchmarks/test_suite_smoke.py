@@ -1,0 +1,55 @@
+"""A small run of the benchmark suite: it runs end to end and its results are well formed.
+(Speed is read off the results by people, never asserted here.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from benchmarks.suite import check_well_formed
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_smoke_run_writes_well_formed_results(postgres_engine: sa.Engine, tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "FITNESS_TEST_POSTGRES_URL": postgres_engine.url.render_as_string(hide_password=False),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.suite", "--smoke", "--out", str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((tmp_path / "latest.json").read_text())
+    check_well_formed(results)
+    assert {(r["job"], r["users"]) for r in results["records"]} == {
+        ("nightly", 2000),
+        ("weekly", 2000),
+        ("seed", 2000),
+    }
+    nightly = results["details"]["2000"]["nightly"]
+    assert nightly["success"] is True and nightly["failed_users"] == 0
+    assert results["details"]["2000"]["baseline"]["processed_users"] == 200
+    assert "| nightly | 2,000 |" in (tmp_path / "latest.md").read_text()
+    assert (tmp_path / "seconds_vs_users.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_results() -> Iterator[None]:
+    """The smoke run writes only to its tmp dir, never over the committed results."""
+    committed = ROOT / "benchmarks" / "results" / "latest.json"
+    before = committed.read_bytes() if committed.exists() else None
+    yield
+    assert (committed.read_bytes() if committed.exists() else None) == before
