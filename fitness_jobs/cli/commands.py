@@ -123,7 +123,8 @@ def check_week(job: dg.JobDefinition, week: dt.date, now: dt.datetime, label: st
 
 
 def cmd_weekly(args: argparse.Namespace) -> int:
-    from fitness_jobs.pipelines.weekly import WEEKLY_TABLES, week_in_window_span
+    from fitness_jobs.core.windows import week_in_window_span
+    from fitness_jobs.pipelines.weekly import WEEKLY_TABLES
 
     now = utc_now()
     last_week: dt.date | None = getattr(args, "last_week", None)  # absent: one week

@@ -83,10 +83,10 @@ def cmd_demo_run(args: argparse.Namespace) -> int:
     """The README's main command: schema, demo data (once), the latest nightly partition and
     the last complete week's reports, through Dagster, with a summary (and a sample report
     with ``--show-sample``)."""
+    from fitness_jobs.core.windows import latest_complete_week
     from fitness_jobs.db.engine import create_schema
     from fitness_jobs.db.schema import Base
     from fitness_jobs.pipelines.nightly import default_partition
-    from fitness_jobs.pipelines.weekly import latest_complete_week
 
     engine = app_engine()
     check_reachable(engine)

@@ -192,9 +192,11 @@ def _stage(
     """Fill the connection's temporary staging table for ``tbl`` with ``records``."""
     stage = f"_stage_{tbl.name}"
     if conn.dialect.name == "postgresql":
+        # Columns only: no defaults, constraints or sequence ownership, so the temporary
+        # table depends on nothing (a pooled connection keeping it never blocks DDL).
         conn.exec_driver_sql(
-            f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" '
-            f'(LIKE "{tbl.name}" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS'
+            f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" ON COMMIT DELETE ROWS '
+            f'AS SELECT * FROM "{tbl.name}" WITH NO DATA'
         )
         conn.exec_driver_sql(f'TRUNCATE "{stage}"')
         for part in _chunks(records, PG_COPY_CHUNK_ROWS):

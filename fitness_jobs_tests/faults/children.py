@@ -41,7 +41,7 @@ def terminate(url: str, admin_conninfo: str, partition: str, chunk_size: str) ->
     from fitness_jobs.defs.common import DB_RETRY_POLICY
     from fitness_jobs.defs.nightly.assets import user_behavior_metrics
     from fitness_jobs.defs.resources import AppDatabase
-    from fitness_jobs.pipelines import nightly
+    from fitness_jobs.pipelines import nightly, nightly_chunk
 
     real = bulk.upsert
     calls: list[int] = []
@@ -70,7 +70,7 @@ def terminate(url: str, admin_conninfo: str, partition: str, chunk_size: str) ->
         return real(conn, table_name, records, key, **options)
 
     bulk.upsert = upsert  # type: ignore[assignment]
-    nightly.upsert = upsert  # type: ignore[assignment]
+    nightly_chunk.upsert = upsert  # type: ignore[assignment]  (the chunk writes)
     result = dg.materialize(
         [user_behavior_metrics],
         partition_key=partition,

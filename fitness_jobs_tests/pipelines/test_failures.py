@@ -20,7 +20,7 @@ from fitness_jobs.db.engine import make_engine
 from fitness_jobs.db.locks import LockTimeout, partition_lock
 from fitness_jobs.defs.nightly.assets import coach_usage_daily, user_behavior_metrics
 from fitness_jobs.defs.resources import AppDatabase
-from fitness_jobs.pipelines import nightly
+from fitness_jobs.pipelines import nightly_chunk
 from fitness_jobs.pipelines.nightly import run_nightly
 from fitness_jobs_tests.factories import ts, user, workout, write
 
@@ -56,14 +56,14 @@ def test_a_failed_user_keeps_its_message_logged_once_with_a_traceback(
     db_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _population(db_engine)
-    real = nightly.compute_behavior_metrics
+    real = nightly_chunk.compute_behavior_metrics
 
     def flaky(users: pd.DataFrame, workouts: pd.DataFrame, sets: pd.DataFrame) -> pd.DataFrame:
         if {5, 9} & set(users["user_id"]):
             raise RuntimeError("corrupt history for this user")
         return real(users, workouts, sets)
 
-    monkeypatch.setattr(nightly, "compute_behavior_metrics", flaky)
+    monkeypatch.setattr(nightly_chunk, "compute_behavior_metrics", flaky)
     instance = dg.DagsterInstance.ephemeral()
     result = _materialize(db_engine, instance)
     assert not result.success  # the blocking check fails the run
@@ -94,7 +94,7 @@ def test_a_bug_that_fails_every_user_ends_the_run_at_once(
         calls.append(len(users))
         raise KeyError("sessions_7d")
 
-    monkeypatch.setattr(nightly, "compute_behavior_metrics", broken)
+    monkeypatch.setattr(nightly_chunk, "compute_behavior_metrics", broken)
     with pytest.raises(SystematicFailure):
         run_nightly(db_engine, D, now=NOW)
     assert calls == [40, 10, 10, 10, 10]

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from fitness_jobs.db import reads
 from fitness_jobs.db.nightly import metrics_range_violations
 from fitness_jobs.errors import ConfigurationError
-from fitness_jobs.pipelines import nightly
+from fitness_jobs.pipelines import nightly_chunk
 from fitness_jobs.pipelines.nightly import (
     default_partition,
     run_coach_usage,
@@ -130,14 +130,14 @@ def test_a_user_whose_data_raises_fails_alone(
         users=[user(i) for i in range(1, 9)],
         workouts=[workout(i, "2026-11-27 10:00") for i in range(1, 9)],
     )
-    real = nightly.compute_behavior_metrics
+    real = nightly_chunk.compute_behavior_metrics
 
     def flaky(users: pd.DataFrame, workouts: pd.DataFrame, sets: pd.DataFrame) -> pd.DataFrame:
         if 5 in set(users["user_id"]):
             raise RuntimeError("corrupt history for this user")
         return real(users, workouts, sets)
 
-    monkeypatch.setattr(nightly, "compute_behavior_metrics", flaky)
+    monkeypatch.setattr(nightly_chunk, "compute_behavior_metrics", flaky)
     report = run_nightly(db_engine, D, now=NOW)
     assert report.failed == {5: "compute_error:RuntimeError"}
     assert report.written == 7

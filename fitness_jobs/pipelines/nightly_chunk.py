@@ -1,0 +1,237 @@
+"""The nightly job's part of the chunk runner: one partition day, or a range of days,
+for a chunk of users (design §5).  ``pipelines.nightly`` orchestrates the run."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from fitness_jobs.core.calendar import local_day_numbers
+from fitness_jobs.core.metrics import (
+    HISTORY_DAYS,
+    METRIC_COLUMNS,
+    METRICS_VERSION,
+    SETS_HISTORY_DAYS,
+    compute_behavior_metrics,
+)
+from fitness_jobs.core.windows import snapshot_instant
+from fitness_jobs.db import reads
+from fitness_jobs.db.bulk import records_from_frame, upsert
+from fitness_jobs.db.schema import APP_TABLES
+from fitness_jobs.pipelines.history import read_history, validate_history
+from fitness_jobs.pipelines.runner import ChunkReport, Frames, Validated
+
+DEFAULT_CHUNK_SIZE = 5_000
+# A range is worked through in blocks of at most this many days: each chunk of users
+# holds the sets of the block's days in memory (the Dagster backfill policy's maximum).
+MAX_DAYS_PER_READ = 31
+# Each day reads the workouts and sets a single run of it would (design §11).
+WORKOUT_SPAN = dt.timedelta(days=HISTORY_DAYS + 2)
+SET_SPAN = dt.timedelta(days=SETS_HISTORY_DAYS + 2)
+COACH_DAYS = 7  # coach_requests_7d: UTC days D−6 … D
+NO_USERS = np.empty(0, dtype=np.int64)
+METRICS_TABLE = "user_behavior_metrics"
+METRICS_KEY = ("user_id", "metrics_date")
+ROW_COLUMNS = [
+    "user_id",
+    "metrics_date",
+    "snapshot_at",
+    "computed_at",
+    "timezone",
+    "metrics_version",
+    *METRIC_COLUMNS,
+]
+# What a nightly run needs in the app database (checked before anything runs).
+NIGHTLY_TABLES = (*APP_TABLES, METRICS_TABLE, "coach_usage_daily")
+# A re-run rewrites a row only if one of these differs, so it "changes nothing".
+COMPARED_COLUMNS = ["snapshot_at", "timezone", "metrics_version", *METRIC_COLUMNS]
+
+
+def partition_days(first: dt.date, last: dt.date) -> list[dt.date]:
+    """The UTC days ``first … last``, inclusive."""
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def partition_of(snapshot_at: dt.datetime) -> dt.date:
+    """The partition day whose snapshot is ``snapshot_at`` (the end of that UTC day)."""
+    return (snapshot_at.astimezone(dt.UTC) - dt.timedelta(days=1)).date()
+
+
+class ChangedRow(int):
+    """The user id of a row that a write inserted or altered, knowing the row's partition
+    day, so the runner's list of changed ids also gives the per-day counts."""
+
+    day: dt.date
+
+    def __new__(cls, user_id: int, day: dt.date) -> ChangedRow:
+        row = super().__new__(cls, user_id)
+        row.day = day
+        return row
+
+
+@dataclass(frozen=True)
+class NightlyChunk:
+    """The nightly job's part of the chunk runner: the snapshots of the days
+    ``partition … last`` (one day when ``last`` is None) of a chunk of users.
+
+    ``active`` has, per day, the ids active that day (as ``run_nightly_range`` lists
+    them, ``limit`` applied); a user gets a row for exactly those days.  None means
+    every user of the chunk on every day."""
+
+    partition: dt.date
+    computed_at: dt.datetime
+    last: dt.date | None = None
+    active: Mapping[dt.date, np.ndarray] | None = None
+
+    @property
+    def days(self) -> list[dt.date]:
+        return partition_days(self.partition, self.last or self.partition)
+
+    @property
+    def as_of(self) -> dt.datetime:
+        """The first day's snapshot."""
+        return snapshot_instant(self.partition)
+
+    def read(self, conn: sa.Connection, user_ids: Sequence[int]) -> Frames:
+        """One read for every day: the history the first day needs, up to the last
+        day's snapshot.  Rows in id order, so each day's rows are in the same order as a
+        single run's (sums of floats depend on it)."""
+        first, last = self.days[0], self.days[-1]
+        frames = read_history(
+            conn,
+            user_ids,
+            until=snapshot_instant(last),
+            workouts_after=snapshot_instant(first) - WORKOUT_SPAN,
+            sets_after=snapshot_instant(first) - SET_SPAN,
+            now=self.computed_at,
+        )
+        frames["workouts"] = frames["workouts"].sort_values(
+            "workout_id", kind="stable", ignore_index=True
+        )
+        frames["sets"] = frames["sets"].sort_values("set_id", kind="stable", ignore_index=True)
+        first_usage_day = first - dt.timedelta(days=COACH_DAYS - 1)
+        frames["usage"] = reads.coach_requests_by_day(conn, user_ids, first_usage_day, last)
+        return frames
+
+    def validate(self, raw: Frames) -> Validated:
+        """Validation once for all days; then ``user_days``: one row per (user, day) the
+        user is active, with that day's local date number and coach requests."""
+        valid = validate_history(raw, self.computed_at)
+        users = valid.frames["users"]
+        usage = raw["usage"]
+        parts = []
+        for index, day in enumerate(self.days):
+            on_day = users[["user_id", "tz"]]
+            if self.active is not None:
+                on_day = on_day[on_day["user_id"].isin(self.active.get(day, NO_USERS))]
+            if on_day.empty:
+                continue
+            in_window = (usage["usage_date"] > day - dt.timedelta(days=COACH_DAYS)) & (
+                usage["usage_date"] <= day
+            )
+            coach = usage[in_window].groupby("user_id")["request_count"].sum()
+            as_of = pd.Timestamp(snapshot_instant(day))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "user_id": on_day["user_id"].to_numpy(),
+                        "day_index": index,
+                        "metrics_day": local_day_numbers(
+                            pd.Series(as_of, index=on_day.index), on_day["tz"]
+                        ),
+                        "coach_requests_7d": on_day["user_id"]
+                        .map(coach)
+                        .fillna(0)
+                        .astype("int64")
+                        .to_numpy(),
+                    }
+                )
+            )
+        valid.frames["user_days"] = (
+            pd.concat(parts, ignore_index=True)
+            if parts
+            else pd.DataFrame(columns=["user_id", "day_index", "metrics_day", "coach_requests_7d"])
+        )
+        sets = valid.frames["sets"]
+        finalized = valid.frames["workouts"].set_index("workout_id")["finalized_at"]
+        valid.frames["sets"] = sets.assign(finalized_at=sets["workout_id"].map(finalized))
+        return valid
+
+    def compute(self, frames: Frames) -> pd.DataFrame:
+        """Each day for its active users, from exactly the rows a run of that day alone
+        reads: workouts and sets finalised in its own windows up to its ``as_of``."""
+        users, workouts, sets = frames["users"], frames["workouts"], frames["sets"]
+        user_days = frames["user_days"]
+        outputs = []
+        for index, day in enumerate(self.days):
+            today = user_days[user_days["day_index"] == index]
+            if today.empty:
+                continue
+            as_of = pd.Timestamp(snapshot_instant(day))
+            on_day = users.merge(
+                today[["user_id", "metrics_day", "coach_requests_7d"]], on="user_id", how="inner"
+            )
+            on_day["cutoff"] = as_of
+            # The earliest session is read up to the last day's snapshot: later than this
+            # day's snapshot means none yet (never the case for an active user).
+            first = on_day["first_session_at"]
+            on_day["first_session_at"] = first.where(first <= as_of)
+            ids = set(today["user_id"].tolist())
+            done = workouts["finalized_at"]
+            day_workouts = workouts[
+                workouts["user_id"].isin(ids) & (done > as_of - WORKOUT_SPAN) & (done <= as_of)
+            ]
+            set_done = sets["finalized_at"]
+            day_sets = sets[
+                sets["user_id"].isin(ids) & (set_done > as_of - SET_SPAN) & (set_done <= as_of)
+            ]
+            metrics = compute_behavior_metrics(on_day, day_workouts, day_sets)
+            metrics["snapshot_at"] = as_of.to_pydatetime()
+            metrics["computed_at"] = self.computed_at
+            metrics["metrics_version"] = METRICS_VERSION
+            metrics["day_index"] = index
+            outputs.append(metrics)
+        if not outputs:
+            return pd.DataFrame(columns=[*ROW_COLUMNS, "day_index"])
+        return pd.concat(outputs, ignore_index=True)
+
+    def _final(self, outputs: Sequence[pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The rows to write, and those superseded: of two days of the range giving a
+        user the same local ``metrics_date``, the later day's row is kept, as the later
+        of two single runs would leave it."""
+        frame = pd.concat(outputs, ignore_index=True).sort_values("day_index", kind="stable")
+        later = frame.duplicated(["user_id", "metrics_date"], keep="last")
+        return frame[~later], frame[later]
+
+    def records(self, outputs: Sequence[pd.DataFrame]) -> dict[int, Any]:
+        kept, _superseded = self._final(outputs)
+        by_user: dict[int, list[dict[str, Any]]] = {}
+        for row in records_from_frame(kept, ROW_COLUMNS):
+            by_user.setdefault(row["user_id"], []).append(row)
+        return by_user
+
+    def write(self, conn: sa.Connection, rows: Sequence[Any]) -> list[int]:
+        flat = [row for user_rows in rows for row in user_rows]
+        day_of = {(r["user_id"], r["metrics_date"]): partition_of(r["snapshot_at"]) for r in flat}
+        changed = upsert(conn, METRICS_TABLE, flat, METRICS_KEY, unchanged_unless=COMPARED_COLUMNS)
+        return [ChangedRow(int(key[0]), day_of[(int(key[0]), key[1])]) for key in changed]
+
+    def tally(
+        self, outputs: Sequence[pd.DataFrame], committed: Sequence[int], report: ChunkReport
+    ) -> None:
+        kept, superseded = self._final(outputs)
+        ok = kept[kept["user_id"].isin(set(committed))]
+        day = [self.days[i].isoformat() for i in ok["day_index"]]
+        report.count("written", day)
+        for name in ("lapse_risk", "metrics_date"):
+            values = ok[name].tolist()
+            report.count(name, values)
+            report.count(f"day|{name}", [f"{d}|{v}" for d, v in zip(day, values, strict=True)])
+        gone = superseded[superseded["user_id"].isin(set(committed))]
+        report.count("superseded", [self.days[i].isoformat() for i in gone["day_index"]])
