@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fitness_jobs.core import metrics
 from fitness_jobs.core.metrics import (
     HISTORY_DAYS,
     METRIC_COLUMNS,
@@ -705,13 +704,3 @@ def test_grouped_quantile_matches_numpy() -> None:
                 assert got[g] == pytest.approx(np.percentile(vals, q * 100))
             else:
                 assert math.isnan(got[g])
-
-
-def test_core_modules_have_no_framework_imports() -> None:
-    from fitness_jobs.core import calendar, loads, validation
-
-    for module in (calendar, loads, metrics, validation):
-        with open(str(module.__file__)) as fh:
-            source = fh.read()
-        assert "import dagster" not in source and "from dagster" not in source
-        assert "sqlalchemy" not in source
