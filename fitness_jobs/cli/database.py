@@ -66,26 +66,16 @@ def sample_report_row(
     written_between: tuple[dt.datetime, dt.datetime],
     user_ids: Sequence[int] | None = None,
 ) -> dict[str, Any] | None:
-    """One ``weekly_reports`` row of ``week`` written by a run (lowest user id), or None.
+    """One ``weekly_reports`` row of ``week`` written by a run, or None.
 
     The pipeline stamps ``generated_at`` with the wall clock when it writes a row (new or
     regenerated), and the run executes in this process, so the run's rows are exactly
     those stamped between its start and its end."""
-    from fitness_jobs.db.schema import WeeklyReport
+    from fitness_jobs.db.weekly import sample_report
 
-    table = WeeklyReport.__table__
-    started, finished = written_between
-    stmt = sa.select(table).where(
-        table.c.week_start == week,
-        table.c.generated_at >= started,
-        table.c.generated_at <= finished,
-    )
-    if user_ids:
-        stmt = stmt.where(table.c.user_id.in_(list(user_ids)))
     engine = app_engine()
     try:
         with engine.connect() as conn:
-            row = conn.execute(stmt.order_by(table.c.user_id).limit(1)).mappings().first()
+            return sample_report(conn, week, written_between, user_ids)
     finally:
         engine.dispose()
-    return dict(row) if row is not None else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -141,3 +142,24 @@ def report_rows(
         stmt = stmt.where(t.c.user_id.in_(list(user_ids)))
     result = conn.execute(stmt.order_by(t.c.user_id))
     return pd.DataFrame.from_records(result.all(), columns=list(result.keys()))
+
+
+def sample_report(
+    conn: sa.Connection,
+    week: dt.date,
+    written_between: tuple[dt.datetime, dt.datetime],
+    user_ids: Sequence[int] | None = None,
+) -> dict[str, Any] | None:
+    """One ``weekly_reports`` row of ``week`` stamped between the two instants (a run's
+    rows), preferring a user who trained and has a prediction, then the lowest id."""
+    t = WeeklyReport.__table__
+    started, finished = written_between
+    stmt = sa.select(t).where(
+        t.c.week_start == week, t.c.generated_at >= started, t.c.generated_at <= finished
+    )
+    if user_ids:
+        stmt = stmt.where(t.c.user_id.in_(list(user_ids)))
+    trained = sa.case((t.c.sessions > 0, 0), else_=1)
+    predicted = sa.case((t.c.prediction_status == "ok", 0), else_=1)
+    row = conn.execute(stmt.order_by(trained, predicted, t.c.user_id).limit(1)).mappings().first()
+    return dict(row) if row is not None else None
