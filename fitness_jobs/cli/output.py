@@ -62,17 +62,7 @@ def print_nightly(partition: str, run: RunOutcome) -> None:
         f"  active users {md.get('active_users', 0):,} · written {md.get('written_users', 0):,}"
         f" · changed {md.get('rows_changed', 0):,} · failed {md.get('failed_users', 0):,}"
     )
-    _excluded(md)
-    print(
-        f"  time zones: {md.get('timezone_null_fallback', 0)} NULL→UTC,"
-        f" {md.get('timezone_case_normalized', 0)} case-normalised,"
-        f" {md.get('timezone_invalid', 0)} invalid"
-    )
-    timings = ", ".join(
-        f"{p} {md.get(p + '_seconds', 0):.2f}s" for p in ("read", "validate", "compute", "write")
-    )
-    print(f"  timings: {timings} (run {run.seconds:.1f}s)")
-    _failed(md)
+    _nightly_details(md, run.seconds)
     if usage is not None and usage.metadata:
         print(
             f"  coach usage {partition}: {usage.metadata.get('users_with_usage', 0)} users,"
@@ -126,17 +116,7 @@ def print_nightly_range(first: dt.date, last: dt.date, run: RunOutcome) -> None:
     superseded = sum(d.get("superseded", 0) for d in days)
     if superseded:
         print(f"  {superseded} row(s) superseded by a later day with the same local date")
-    _excluded(md)
-    print(
-        f"  time zones: {md.get('timezone_null_fallback', 0)} NULL→UTC,"
-        f" {md.get('timezone_case_normalized', 0)} case-normalised,"
-        f" {md.get('timezone_invalid', 0)} invalid"
-    )
-    timings = ", ".join(
-        f"{p} {md.get(p + '_seconds', 0):.2f}s" for p in ("read", "validate", "compute", "write")
-    )
-    print(f"  timings: {timings} (run {run.seconds:.1f}s)")
-    _failed(md)
+    _nightly_details(md, run.seconds)
     print(f"  dagster run {run.run_id}")
 
 
@@ -215,3 +195,18 @@ def print_sample(week: dt.date, row: Mapping[str, Any] | None) -> None:
     print(f"sample report · user {row.get('user_id')} (read from the app database)")
     print()
     print(report_markdown(row), end="")
+
+
+def _nightly_details(md: dict[str, Any], seconds: float) -> None:
+    """Excluded rows, time-zone fallbacks, phase timings and failures of a nightly run."""
+    _excluded(md)
+    print(
+        f"  time zones: {md.get('timezone_null_fallback', 0)} NULL→UTC,"
+        f" {md.get('timezone_case_normalized', 0)} case-normalised,"
+        f" {md.get('timezone_invalid', 0)} invalid"
+    )
+    timings = ", ".join(
+        f"{p} {md.get(p + '_seconds', 0):.2f}s" for p in ("read", "validate", "compute", "write")
+    )
+    print(f"  timings: {timings} (run {seconds:.1f}s)")
+    _failed(md)

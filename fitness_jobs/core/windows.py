@@ -15,6 +15,7 @@ from typing import Literal
 import pandas as pd
 
 from fitness_jobs.core.calendar import local_time_utc
+from fitness_jobs.errors import ConfigurationError
 
 Mode = Literal["window", "catch_up"]
 
@@ -50,6 +51,18 @@ def monday_of(day: dt.date) -> dt.date:
 def report_day(week: dt.date) -> dt.date:
     """The local Monday on which week ``week``'s report is written (W+7)."""
     return week + dt.timedelta(days=7)
+
+
+def week_starts(first: dt.date, last: dt.date) -> list[dt.date]:
+    """The Mondays ``first … last``, inclusive (both must be Mondays)."""
+    for label, week in (("first", first), ("last", last)):
+        if week.weekday() != 0:
+            raise ConfigurationError(
+                f"the {label} week {week} is not a Monday (the week partition key is its Monday)"
+            )
+    if last < first:
+        raise ConfigurationError(f"the range ends ({last}) before it starts ({first})")
+    return [first + dt.timedelta(weeks=i) for i in range((last - first).days // 7 + 1)]
 
 
 def window_span_utc(week: dt.date) -> tuple[dt.datetime, dt.datetime]:

@@ -40,6 +40,7 @@ from fitness_jobs.core.windows import (
     Mode,
     latest_complete_week,
     week_in_window_span,
+    week_starts,
 )
 from fitness_jobs.db import reads
 from fitness_jobs.db import weekly as queries
@@ -313,18 +314,6 @@ def run_weekly(
             progress(run.users, len(todo))
     log_failures(log, run)
     return run
-
-
-def week_starts(first: dt.date, last: dt.date) -> list[dt.date]:
-    """The Mondays ``first … last``, inclusive (both must be Mondays)."""
-    for label, week in (("first", first), ("last", last)):
-        if week.weekday() != 0:
-            raise ConfigurationError(
-                f"the {label} week {week} is not a Monday (the week partition key is its Monday)"
-            )
-    if last < first:
-        raise ConfigurationError(f"the range ends ({last}) before it starts ({first})")
-    return [first + dt.timedelta(weeks=i) for i in range((last - first).days // 7 + 1)]
 
 
 def run_weekly_range(
