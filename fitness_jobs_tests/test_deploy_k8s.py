@@ -30,6 +30,10 @@ def test_run_launcher_config_is_valid_for_dagster_k8s() -> None:
         "instance_config_map": "dagster-instance",
         "service_account_name": "dagster",
         "env_secrets": [s["name"] for s in values["envSecrets"]],
+        "volumes": values["volumes"],
+        "volume_mounts": [
+            {"name": m["name"], "mount_path": m["mountPath"]} for m in values["volumeMounts"]
+        ],
         "run_k8s_config": {
             "container_config": values["runK8sConfig"]["containerConfig"],
             "pod_spec_config": {"security_context": {"run_as_non_root": True}},
@@ -37,6 +41,11 @@ def test_run_launcher_config_is_valid_for_dagster_k8s() -> None:
     }
     result = process_config(K8sRunLauncher.config_type(), config)
     assert result.success, result.errors
+    # Step pods share the run's storage folder: the fanned-out steps' inputs live there.
+    (mount,) = values["volumeMounts"]
+    assert mount["mountPath"] == "/opt/dagster/dagster_home/storage"
+    (volume,) = values["volumes"]
+    assert volume["name"] == mount["name"] and "persistentVolumeClaim" in volume
 
 
 def test_queue_limits_match_the_instance_config() -> None:

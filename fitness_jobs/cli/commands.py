@@ -86,7 +86,10 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     job = resolve_job(NIGHTLY_JOB)
     first, last = nightly_days(args, job, now)
     preflight_database(NIGHTLY_TABLES)
-    config: dict[str, Any] = {}
+    # The command runs its steps in its own process, one after the other: splitting the
+    # users into parts (what the UI's and schedules' executor runs in parallel) would only
+    # add steps.
+    config: dict[str, Any] = {"steps": 1}
     if args.limit is not None:
         config["limit"] = args.limit
     if args.chunk_size is not None:
@@ -95,7 +98,7 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     run = run_job(
         job,
         partition_key=first.isoformat() if one_day else None,
-        op_config={"user_behavior_metrics": config} if config else None,
+        op_config={"user_behavior_metrics": config},
         log_level=_log_level(args),
         tags=None if one_day else range_tags(first.isoformat(), last.isoformat()),
     )

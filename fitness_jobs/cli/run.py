@@ -152,7 +152,12 @@ def run_job(
         text = (user_failure.description if user_failure is not None else None) or (
             error.message.strip() if error is not None else "step failed"
         )
-        failures[event.step_key] = (text, is_configuration_failure(error))
+        # A graph-backed asset's steps ("user_behavior_metrics.nightly_part[part_1_of_2]")
+        # belong to its node: the first configuration error, else the first failure.
+        owner = event.step_key.split(".", 1)[0].split("[", 1)[0]
+        configuration = is_configuration_failure(error)
+        if owner not in failures or (configuration and not failures[owner][1]):
+            failures[owner] = (text, configuration)
     for node in result.job_def.nodes_in_topological_order:
         mats = result.asset_materializations_for_node(node.name)
         failure, configuration = failures.get(node.name, (None, False))

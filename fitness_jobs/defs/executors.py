@@ -46,6 +46,12 @@ def max_workers() -> int:
         raise ValueError(f"{MAX_WORKERS_ENV}={raw!r} is not a whole number") from None
 
 
+def default_steps() -> int:
+    """How many parts a run's users are split into by default: one per worker (one step
+    in-process, where parts would only run one after the other)."""
+    return 1 if executor_name() == "in_process" else max_workers()
+
+
 def job_executor() -> dg.ExecutorDefinition:
     """The executor definition for the jobs, configured from the environment."""
     name = executor_name()

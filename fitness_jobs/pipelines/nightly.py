@@ -10,12 +10,18 @@ keeps its own ``as_of``, its own active users (and ``limit``), and sees only the
 run of that day alone would read.  What a range saves is the reading: each chunk of
 users is read once for all its days (the history of the earliest day up to the snapshot
 of the last), validated once, then computed day by day and written in one bulk upsert.
+
+A run is three steps, so that an executor can fan it out (design §11):
+:func:`plan_nightly` lists each day's active users and splits them into ``parts``
+(contiguous slices of user ids); :func:`run_nightly_part` runs one part's chunks, under
+its own locks, and may run in its own process; :func:`finish_nightly` merges the parts'
+reports and judges each day.  :func:`run_nightly_range` does the three in one process.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,16 +36,22 @@ from fitness_jobs.db.engine import require_tables
 from fitness_jobs.db.locks import partition_locks
 from fitness_jobs.errors import ConfigurationError
 from fitness_jobs.pipelines import Log, Progress, log_failures, no_log, no_progress
+from fitness_jobs.pipelines.nightly_report import NightlyDay, NightlyReport, fill_days
 from fitness_jobs.pipelines.runner import RunReport, run_chunk
 
 __all__ = [
     "NightlyDay",
+    "NightlyPart",
+    "NightlyPlan",
     "NightlyReport",
     "default_partition",
+    "finish_nightly",
     "partition_days",
+    "plan_nightly",
     "run_coach_usage",
     "run_coach_usage_range",
     "run_nightly",
+    "run_nightly_part",
     "run_nightly_range",
 ]
 
@@ -62,78 +74,6 @@ from fitness_jobs.pipelines.nightly_chunk import (  # noqa: F401  (re-exported)
 )
 
 
-@dataclass
-class NightlyDay:
-    """What a run did for one partition day (a range run has one per day)."""
-
-    partition: dt.date
-    as_of: dt.datetime
-    active_users: int = 0
-    written: int = 0  # rows of this snapshot in the database after the run
-    changed: int = 0  # of those, rows this run inserted or altered
-    failed: int = 0  # active users of the day who failed
-    # Rows not written because a later day of the range has the same (user, local date):
-    # a zone whose UTC offset moves back across midnight (Azores), as a later run would.
-    superseded: int = 0
-    coach_users_with_usage: int = 0
-    lapse_risk: dict[str, int] = field(default_factory=dict)
-    metrics_dates: dict[str, int] = field(default_factory=dict)
-    missing_user_ids: list[int] = field(default_factory=list)
-    range_violations: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class NightlyReport(RunReport):
-    """What one nightly run did (one day or a range); becomes Dagster metadata and the CLI
-    summary.  ``partition`` is the first day, ``last_partition`` the last (the same for a
-    single day); counts are summed over the days (user-days), ``days`` has each day's."""
-
-    partition: dt.date = dt.date.min
-    last_partition: dt.date = dt.date.min
-    as_of: dt.datetime = dt.datetime.min
-    limit: int | None = None
-    days: list[NightlyDay] = field(default_factory=list)
-
-    @property
-    def is_range(self) -> bool:
-        return len(self.days) > 1
-
-    @property
-    def active_users(self) -> int:
-        return sum(d.active_users for d in self.days)
-
-    @property
-    def written(self) -> int:
-        """Rows of the run's snapshots in the database (new, changed or equal)."""
-        return sum(d.written for d in self.days)
-
-    @property
-    def coach_users_with_usage(self) -> int:
-        return sum(d.coach_users_with_usage for d in self.days)
-
-    @property
-    def missing_user_ids(self) -> list[int]:
-        return sorted({uid for d in self.days for uid in d.missing_user_ids})
-
-    @property
-    def range_violations(self) -> dict[str, int]:
-        total: Counter[str] = Counter()
-        for d in self.days:
-            total.update(d.range_violations)
-        return dict(total)
-
-    @property
-    def lapse_risk(self) -> dict[str, int]:
-        return dict(self.distributions.get("lapse_risk", {}))
-
-    @property
-    def metrics_dates(self) -> dict[str, int]:
-        return dict(self.distributions.get("metrics_date", {}))
-
-    def day(self, partition: dt.date) -> NightlyDay:
-        return next(d for d in self.days if d.partition == partition)
-
-
 def _validate_limit(limit: int | None) -> None:
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
         raise ConfigurationError(
@@ -141,90 +81,204 @@ def _validate_limit(limit: int | None) -> None:
         )
 
 
-def _fill_days(report: NightlyReport, changed: Counter[dt.date]) -> None:
-    """Each day's written, superseded and changed rows and its distributions, from the
-    merged chunk tallies."""
-    dist = report.distributions
-    for day in report.days:
-        key = day.partition.isoformat()
-        day.written = dist.get("written", Counter())[key]
-        day.superseded = dist.get("superseded", Counter())[key]
-        day.changed = changed[day.partition]
-        for name in ("lapse_risk", "metrics_date"):
-            values = {
-                combined.split("|", 1)[1]: n
-                for combined, n in dist.get(f"day|{name}", Counter()).items()
-                if combined.startswith(key + "|")
-            }
-            if name == "lapse_risk":
-                day.lapse_risk = values
-            else:
-                day.metrics_dates = values
+@dataclass(frozen=True)
+class NightlyPart:
+    """One part of a run: a contiguous slice of the run's users (by id), with each day's
+    active ids of that slice, in blocks of at most ``days_per_read`` days.  Small and
+    picklable: it is what a planning step hands to a part's step."""
+
+    index: int  # 0-based
+    parts: int
+    computed_at: dt.datetime
+    chunk_size: int
+    blocks: tuple[dict[dt.date, np.ndarray], ...]
+    users: int
+
+    @property
+    def label(self) -> str:
+        return f"part {self.index + 1} of {self.parts}"
+
+    def lock_name(self, day: dt.date) -> str:
+        """The partition lock of ``day`` for this part.  A run in one part holds the
+        day's lock; the parts of a fanned-out run hold one lock each, so two runs with
+        the same fan-out still serialise part by part (and with different fan-outs their
+        writes are idempotent upserts: the later one changes nothing)."""
+        name = f"{METRICS_TABLE}:{day.isoformat()}"
+        return name if self.parts == 1 else f"{name}:{self.index + 1}/{self.parts}"
 
 
-def _run_block(
+@dataclass
+class NightlyPlan:
+    """What a run will do: its days (with each day's active users and coach usage) and
+    how its users are split into parts."""
+
+    first: dt.date
+    last: dt.date
+    limit: int | None
+    chunk_size: int
+    days_per_read: int
+    computed_at: dt.datetime
+    active: dict[dt.date, np.ndarray] = field(default_factory=dict)
+    coach_users: dict[dt.date, int] = field(default_factory=dict)
+    parts: list[NightlyPart] = field(default_factory=list)
+
+    @property
+    def users(self) -> int:
+        """Users active on at least one day of the run."""
+        values = list(self.active.values())
+        return int(np.unique(np.concatenate(values)).size) if values else 0
+
+    def new_report(self) -> NightlyReport:
+        days = partition_days(self.first, self.last)
+        return NightlyReport(
+            partition=self.first,
+            last_partition=self.last,
+            as_of=snapshot_instant(self.first),
+            limit=self.limit,
+            days=[
+                NightlyDay(
+                    day,
+                    snapshot_instant(day),
+                    active_users=len(self.active.get(day, NO_USERS)),
+                    coach_users_with_usage=self.coach_users.get(day, 0),
+                )
+                for day in days
+            ],
+        )
+
+
+def _split(user_ids: np.ndarray, parts: int) -> list[np.ndarray]:
+    """``parts`` contiguous slices of the sorted ids, as equal as possible (at least one,
+    possibly empty, so that a run always has a part to report)."""
+    return list(np.array_split(user_ids, max(1, min(parts, user_ids.size))))
+
+
+def plan_nightly(
     engine: sa.Engine,
-    report: NightlyReport,
-    block: list[dt.date],
+    first: dt.date,
+    last: dt.date,
     *,
-    limit: int | None,
-    chunk_size: int,
-    computed_at: dt.datetime,
-    changed: Counter[dt.date],
-    log: Log,
-    progress: Progress,
-) -> None:
-    """Days ``block`` under their partition locks: list each day's active users, run the
-    chunks of everyone active on any of them, then each day's post-run facts."""
-    names = [f"{METRICS_TABLE}:{day.isoformat()}" for day in block]
-    with partition_locks(engine, names) as waited:
-        report.lock_wait_s += waited
-        if waited > 1:
-            shown = block[0] if len(block) == 1 else f"{block[0]}…{block[-1]}"
-            log("warning", f"waited {waited:.1f}s for another run of partition {shown}")
-        active: dict[dt.date, np.ndarray] = {}
+    limit: int | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    parts: int = 1,
+    now: dt.datetime | None = None,
+    days_per_read: int = MAX_DAYS_PER_READ,
+    log: Log = no_log,
+) -> NightlyPlan:
+    """Check the arguments and the database, list each day's active users (``limit``:
+    the first N by id, as a single run) and split everyone active on any day into
+    ``parts`` slices of user ids."""
+    _validate_limit(limit)
+    for name, value in (("chunk_size", chunk_size), ("parts", parts)):
+        if not isinstance(value, int) or value < 1:
+            raise ConfigurationError(f"{name} must be ≥ 1, got {value!r}")
+    if days_per_read < 1:
+        raise ConfigurationError(f"days_per_read must be ≥ 1, got {days_per_read}")
+    if last < first:
+        raise ConfigurationError(f"the range ends ({last}) before it starts ({first})")
+    computed_at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    plan = NightlyPlan(first, last, limit, chunk_size, days_per_read, computed_at)
+    require_tables(engine, NIGHTLY_TABLES)
+    days = partition_days(first, last)
+    if limit == 0:
+        log("info", "limit=0: nothing to do")
+        plan.active = {day: NO_USERS for day in days}
+    else:
         with engine.connect() as conn:
-            for day in block:
+            for day in days:
                 as_of = snapshot_instant(day)
                 ids = reads.active_user_ids(conn, as_of, limit, now=computed_at)
-                active[day] = np.asarray(ids, dtype=np.int64)
-                summary = report.day(day)
-                summary.active_users = len(ids)
-                summary.coach_users_with_usage = reads.users_with_usage(conn, day)
+                plan.active[day] = np.asarray(ids, dtype=np.int64)
+                plan.coach_users[day] = reads.users_with_usage(conn, day)
                 log("info", f"partition {day}: {len(ids)} active users at {as_of.isoformat()}")
-        user_ids = np.unique(np.concatenate(list(active.values()))).tolist()
-        if len(block) > 1:
-            log(
-                "info",
-                f"partitions {block[0]}…{block[-1]}: {len(user_ids)} users active on at least "
-                f"one day ({sum(len(ids) for ids in active.values())} user-days)",
-            )
-        failed: set[int] = set()
-        done = 0
-        for chunk in chunked(user_ids, chunk_size):
-            members = np.asarray(chunk, dtype=np.int64)
-            work = NightlyChunk(
-                partition=block[0],
-                last=block[-1],
-                computed_at=computed_at,
-                active={day: ids[np.isin(ids, members)] for day, ids in active.items()},
-            )
-            chunk_report = run_chunk(engine, work, chunk)
-            report.add(chunk_report)
-            failed.update(chunk_report.errors)
-            changed.update(row.day for row in chunk_report.changed if isinstance(row, ChangedRow))
-            done += len(chunk)
-            progress(done, len(user_ids))
-        failed_ids = np.asarray(sorted(failed), dtype=np.int64)
-        with engine.connect() as conn:
-            for day in block:
-                as_of = snapshot_instant(day)
-                summary = report.day(day)
-                summary.failed = int(np.isin(active[day], failed_ids).sum())
-                summary.missing_user_ids = queries.users_without_metrics(
-                    conn, as_of, active[day].tolist()
+    everyone = np.unique(np.concatenate(list(plan.active.values())))
+    if len(days) > 1:
+        user_days = sum(len(ids) for ids in plan.active.values())
+        log(
+            "info",
+            f"partitions {first}…{last}: {everyone.size} users active on at least one day "
+            f"({user_days} user-days)",
+        )
+    slices = _split(everyone, parts)
+    for index, members in enumerate(slices):
+        blocks = tuple(
+            {day: plan.active[day][np.isin(plan.active[day], members)] for day in block}
+            for block in (days[s : s + days_per_read] for s in range(0, len(days), days_per_read))
+        )
+        plan.parts.append(
+            NightlyPart(index, len(slices), computed_at, chunk_size, blocks, int(members.size))
+        )
+    if len(slices) > 1:
+        sizes = ", ".join(f"{p.users:,}" for p in plan.parts)
+        log("info", f"{everyone.size:,} users in {len(slices)} parts ({sizes})")
+    return plan
+
+
+def run_nightly_part(
+    engine: sa.Engine, part: NightlyPart, *, log: Log = no_log, progress: Progress = no_progress
+) -> RunReport:
+    """Run one part's chunks, block by block, each block under its days' locks.  A user
+    whose data cannot be computed or written fails alone (for the whole block)."""
+    report = RunReport()
+    for block in part.blocks:
+        days = sorted(block)
+        with partition_locks(engine, [part.lock_name(day) for day in days]) as waited:
+            report.lock_wait_s += waited
+            if waited > 1:
+                shown = days[0] if len(days) == 1 else f"{days[0]}…{days[-1]}"
+                log("warning", f"waited {waited:.1f}s for another run of partition {shown}")
+            values = list(block.values())
+            user_ids = np.unique(np.concatenate(values)).tolist() if values else []
+            done = 0
+            for chunk in chunked(user_ids, part.chunk_size):
+                members = np.asarray(chunk, dtype=np.int64)
+                work = NightlyChunk(
+                    partition=days[0],
+                    last=days[-1],
+                    computed_at=part.computed_at,
+                    active={day: ids[np.isin(ids, members)] for day, ids in block.items()},
                 )
-                summary.range_violations = queries.metrics_range_violations(conn, as_of)
+                chunk_report = run_chunk(engine, work, chunk)
+                report.add(chunk_report)
+                report.count_changed(
+                    row.day.isoformat()
+                    for row in chunk_report.changed
+                    if isinstance(row, ChangedRow)
+                )
+                done += len(chunk)
+                progress(done, len(user_ids))
+    # Plain ints: the ids' days are counted above, and a part's report is pickled.
+    report.changed_user_ids = [int(uid) for uid in report.changed_user_ids]
+    return report
+
+
+def finish_nightly(
+    engine: sa.Engine, plan: NightlyPlan, parts: Sequence[RunReport], *, log: Log = no_log
+) -> NightlyReport:
+    """Merge the parts' reports and judge each day: its failed active users, active users
+    without a row, rows breaking a value rule."""
+    report = plan.new_report()
+    for part in parts:
+        report.merge(part)
+    fill_days(report)
+    failed = np.asarray(sorted(report.errors), dtype=np.int64)
+    if plan.limit != 0:
+        with engine.connect() as conn:
+            for day in report.days:
+                active = plan.active[day.partition]
+                day.failed = int(np.isin(active, failed).sum())
+                day.missing_user_ids = queries.users_without_metrics(
+                    conn, day.as_of, active.tolist()
+                )
+                day.range_violations = queries.metrics_range_violations(conn, day.as_of)
+    for day in report.days:
+        log(
+            "info",
+            f"users with non-zero coach usage on {day.partition} (UTC): "
+            f"{day.coach_users_with_usage}",
+        )
+    log_failures(log, report)
+    return report
 
 
 def run_nightly_range(
@@ -238,6 +292,7 @@ def run_nightly_range(
     log: Log = no_log,
     progress: Progress = no_progress,
     days_per_read: int = MAX_DAYS_PER_READ,
+    parts: int = 1,
 ) -> NightlyReport:
     """Compute and upsert the behaviour metrics of the partitions ``first … last``
     (inclusive): exactly the rows that one :func:`run_nightly` per day, in date order,
@@ -249,51 +304,24 @@ def run_nightly_range(
     validated once, computed day by day and written in one bulk upsert.  A user whose
     data cannot be computed or written fails alone (for the whole block), everyone else
     commits.  The block's partition locks (one per day, in date order) are held while it
-    runs, so a run of any of its days waits, then finds the work done.
+    runs, so a run of any of its days waits, then finds the work done.  ``parts`` splits
+    the users as a fanned-out run would (the parts run one after the other here).
     """
-    _validate_limit(limit)
-    if chunk_size < 1:
-        raise ConfigurationError(f"chunk_size must be ≥ 1, got {chunk_size}")
-    if days_per_read < 1:
-        raise ConfigurationError(f"days_per_read must be ≥ 1, got {days_per_read}")
-    if last < first:
-        raise ConfigurationError(f"the range ends ({last}) before it starts ({first})")
-    computed_at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    days = partition_days(first, last)
-    report = NightlyReport(
-        partition=first,
-        last_partition=last,
-        as_of=snapshot_instant(first),
+    plan = plan_nightly(
+        engine,
+        first,
+        last,
         limit=limit,
-        days=[NightlyDay(day, snapshot_instant(day)) for day in days],
+        chunk_size=chunk_size,
+        parts=parts,
+        now=now,
+        days_per_read=days_per_read,
+        log=log,
     )
-    require_tables(engine, NIGHTLY_TABLES)
     if limit == 0:
-        log("info", "limit=0: nothing to do")
-        return report
-
-    changed: Counter[dt.date] = Counter()
-    for start in range(0, len(days), days_per_read):
-        _run_block(
-            engine,
-            report,
-            days[start : start + days_per_read],
-            limit=limit,
-            chunk_size=chunk_size,
-            computed_at=computed_at,
-            changed=changed,
-            log=log,
-            progress=progress,
-        )
-    _fill_days(report, changed)
-    for day in report.days:
-        log(
-            "info",
-            f"users with non-zero coach usage on {day.partition} (UTC): "
-            f"{day.coach_users_with_usage}",
-        )
-    log_failures(log, report)
-    return report
+        return plan.new_report()
+    reports = [run_nightly_part(engine, part, log=log, progress=progress) for part in plan.parts]
+    return finish_nightly(engine, plan, reports, log=log)
 
 
 def run_nightly(

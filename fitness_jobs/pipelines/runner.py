@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -139,6 +139,27 @@ class RunReport:
         for phase, seconds in chunk.timings.items():
             self.timings[phase] = self.timings.get(phase, 0.0) + seconds
         for name, counts in chunk.distributions.items():
+            self.distributions.setdefault(name, Counter()).update(counts)
+
+    def count_changed(self, days: Iterable[str]) -> None:
+        """Count changed rows by day (``distributions["changed"]``)."""
+        self.distributions.setdefault("changed", Counter()).update(days)
+
+    def merge(self, other: RunReport) -> None:
+        """Add another run report over other users (a step of a fanned-out run)."""
+        self.users += other.users
+        self.committed += other.committed
+        self.changed += other.changed
+        self.changed_user_ids.extend(other.changed_user_ids)
+        self.chunks += other.chunks
+        self.bisections += other.bisections
+        self.lock_wait_s += other.lock_wait_s
+        self.errors.update(other.errors)
+        self.excluded_rows.update(other.excluded_rows)
+        self.timezones.update(other.timezones)
+        for phase, seconds in other.timings.items():
+            self.timings[phase] = self.timings.get(phase, 0.0) + seconds
+        for name, counts in other.distributions.items():
             self.distributions.setdefault(name, Counter()).update(counts)
 
     @property

@@ -205,7 +205,7 @@ def test_configuration_error_carries_the_failure_description(
     }
     assert payload["failures"] == [] and payload["run_id"] == result.run_id
     assert payload["failure_description"] == (
-        "user_behavior_metrics: configuration error: "
+        "user_behavior_metrics.nightly_plan: configuration error: "
         "limit must be a whole number ≥ 0 (0 processes nobody), got -3"
     )
     _assert_private(webhook)

@@ -80,7 +80,9 @@ def terminate(url: str, admin_conninfo: str, partition: str, chunk_size: str) ->
         run_config={"ops": {"user_behavior_metrics": {"config": {"chunk_size": int(chunk_size)}}}},
     )
     events = [
-        e.event_type_value for e in result.all_events if e.step_key == "user_behavior_metrics"
+        e.event_type_value
+        for e in result.all_events
+        if e.step_key == "user_behavior_metrics.nightly_part[part_1_of_1]"  # the one part
     ]
     mats = result.asset_materializations_for_node("user_behavior_metrics")
     metadata = {k: v.value for k, v in mats[-1].metadata.items()} if mats else {}

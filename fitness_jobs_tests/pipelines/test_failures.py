@@ -48,6 +48,10 @@ def _materialize(
     )
 
 
+# A single-partition run in-process has one part: the step that reads, computes and writes.
+PART_STEP = "user_behavior_metrics.nightly_part[part_1_of_1]"
+
+
 def _step_events(result: dg.ExecuteInProcessResult, step: str) -> list[str]:
     return [e.event_type_value for e in result.all_events if e.step_key == step]
 
@@ -101,7 +105,7 @@ def test_a_bug_that_fails_every_user_ends_the_run_at_once(
 
     result = _materialize(db_engine)
     assert not result.success
-    events = _step_events(result, "user_behavior_metrics")
+    events = _step_events(result, PART_STEP)
     assert events.count("STEP_START") == 1 and "STEP_UP_FOR_RETRY" not in events
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert failure.step_failure_data is not None
@@ -197,7 +201,7 @@ def test_waiting_for_another_runs_lock_is_bounded_and_not_retried(
             "(FITNESS_LOCK_TIMEOUT_SECONDS)"
         )
         result = _materialize(db_engine)
-        events = _step_events(result, "user_behavior_metrics")
+        events = _step_events(result, PART_STEP)
         assert events.count("STEP_START") == 1 and "STEP_UP_FOR_RETRY" not in events
     finally:
         release.set()

@@ -5,11 +5,13 @@ through Dagster too, with each partition's own counts in its metadata."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -24,9 +26,12 @@ from fitness_jobs.demo.generator import DemoConfig, generate_demo, write_demo
 from fitness_jobs.errors import ConfigurationError
 from fitness_jobs.pipelines.nightly import (
     NightlyReport,
+    finish_nightly,
     partition_days,
+    plan_nightly,
     run_coach_usage,
     run_nightly,
+    run_nightly_part,
     run_nightly_range,
 )
 from fitness_jobs.pipelines.weekly import run_weekly, run_weekly_range
@@ -137,6 +142,33 @@ def test_a_range_writes_the_rows_of_one_run_per_day(
     if limit is not None:
         assert [d.active_users for d in report.days] == [limit] * len(DAYS)
     assert report.chunks > 3  # several chunks and blocks
+
+
+def test_parts_of_a_fanned_out_run_write_the_rows_of_one(demo: sa.Engine) -> None:
+    """Users split into three parts (as three executor steps would run them): each part a
+    disjoint slice of ids holding its own locks; merged, the report and the rows are
+    those of one part."""
+    whole = run_nightly_range(demo, DAYS[0], DAYS[3], chunk_size=60, now=NOW)
+    expected = _metrics(demo)
+    _delete(demo, "user_behavior_metrics")
+
+    plan = plan_nightly(demo, DAYS[0], DAYS[3], chunk_size=60, parts=3, now=NOW)
+    assert [p.label for p in plan.parts] == ["part 1 of 3", "part 2 of 3", "part 3 of 3"]
+    slices = [np.unique(np.concatenate(list(p.blocks[0].values()))) for p in plan.parts]
+    assert sum(p.users for p in plan.parts) == plan.users == len(np.unique(np.concatenate(slices)))
+    assert all(a.max() < b.min() for a, b in itertools.pairwise(slices))
+    assert plan.parts[1].lock_name(DAYS[0]) == f"user_behavior_metrics:{DAYS[0]}:2/3"
+    assert plan_nightly(demo, DAYS[0], DAYS[0], now=NOW).parts[0].lock_name(DAYS[0]) == (
+        f"user_behavior_metrics:{DAYS[0]}"  # one part: the partition's own lock
+    )
+    reports = [run_nightly_part(demo, part) for part in reversed(plan.parts)]
+    merged = finish_nightly(demo, plan, reports)
+
+    _same_rows(_metrics(demo), expected, ignore=["computed_at"])
+    assert _per_day(merged) == _per_day(whole)
+    assert merged.failed == whole.failed and merged.failed  # the invalid zones
+    assert merged.written == merged.changed == whole.written
+    assert merged.chunks > whole.chunks  # smaller slices, more chunks
 
 
 def test_one_day_is_a_range_of_one(demo: sa.Engine) -> None:
