@@ -131,7 +131,7 @@ def one_user(
     users["metrics_day"] = local_day_numbers(pd.Series([pd.Timestamp(as_of)]), users["tz"])
     metrics = compute_behavior_metrics(users, wf, sf)
     computing = time.perf_counter() - started
-    row = {k: (None if pd.isna(v) else v) for k, v in metrics.iloc[0].to_dict().items()}
+    row = {str(k): (None if pd.isna(v) else v) for k, v in metrics.iloc[0].to_dict().items()}
     row.update(snapshot_at=as_of, computed_at=now, metrics_version=METRICS_VERSION)
     session.merge(UserBehaviorMetrics(**row))
     session.commit()

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from fitness_jobs.cli import commands
 from fitness_jobs.cli.database import app_engine, check_reachable, where
 from fitness_jobs.cli.errors import EXIT_OK, CliUsageError
-from fitness_jobs.cli.output import err, progress_printer
+from fitness_jobs.cli.output import err
 
 if TYPE_CHECKING:
     from fitness_jobs.demo.generator import DemoConfig
@@ -34,14 +34,29 @@ def cmd_db_init(args: argparse.Namespace) -> int:
 def seed_demo_data(
     engine: sa.Engine, config: DemoConfig, progress: Callable[[str, int, int], None]
 ) -> dict[str, int]:
-    """Generate and write the demo data; returns rows written per table.
+    """Generate and write the demo data, streaming; returns rows written per table.
 
-    The only call into the demo generator's API: when it streams blocks of users,
-    switch here.
+    ``seed_demo`` holds a few blocks of users at a time (memory does not grow with
+    ``--users``) and, on PostgreSQL, bulk-loads in one transaction; ``progress`` gets
+    ``("users", written, total)`` and then ``("indexes", rebuilt, total)``.
     """
-    from fitness_jobs.demo.generator import generate_demo, write_demo
+    from fitness_jobs.demo.seed import seed_demo
 
-    return write_demo(engine, generate_demo(config), progress=progress)
+    return seed_demo(engine, config, progress=progress)
+
+
+def seed_progress() -> Callable[[str, int, int], None]:
+    """Progress lines for ``seed_demo_data``, at most two a second, and the last of each stage."""
+    last = [0.0]
+    units = {"users": "users written", "indexes": "indexes and constraints rebuilt"}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done >= total or now - last[0] > 0.5:
+            last[0] = now
+            err(f"seeding: {done:,}/{total:,} {units.get(stage, stage)}")
+
+    return progress
 
 
 def _users_present(engine: sa.Engine) -> int:
@@ -73,7 +88,7 @@ def cmd_demo_seed(args: argparse.Namespace) -> int:
     ending = f"ending {args.today}" if args.today else "ending today"
     err(f"generating {args.users:,} users × {args.days} days {ending} (seed {args.seed}) …")
     started = time.perf_counter()
-    counts = seed_demo_data(engine, config, progress_printer("writing"))
+    counts = seed_demo_data(engine, config, seed_progress())
     summary = ", ".join(f"{table} {n:,}" for table, n in counts.items())
     print(f"seeded in {time.perf_counter() - started:.1f}s: {summary}")
     return EXIT_OK

@@ -48,6 +48,7 @@ __all__ = [
     "WORKOUT_BOUNDS",
     "WORKOUT_EXCLUDED",
     "WORKOUT_REASONS",
+    "validate_set_summaries",
     "validate_sets",
     "validate_users",
     "validate_weigh_ins",
@@ -274,3 +275,20 @@ def validate_weigh_ins(
         )
     reasons.flag((measured > _utc_now(now) + FUTURE_TOLERANCE).to_numpy(), FUTURE_TIMESTAMP)
     return weights.loc[reasons.ok], reasons.counter()
+
+
+def validate_set_summaries(
+    summaries: pd.DataFrame, kept_workout_ids: Iterable[int]
+) -> tuple[pd.DataFrame, Counter[str]]:
+    """``validate_sets``' counts from one row per workout (``sets``, ``invalid_reps``,
+    ``invalid_weight``: reps valid, weight not): every set of a workout not kept is
+    ``workout_excluded``; in the others, reps are checked first, then the weight.
+    Returns the rows of the kept workouts."""
+    kept = summaries["workout_id"].isin(pd.Index(pd.unique(np.asarray(list(kept_workout_ids)))))
+    mask = kept.to_numpy()
+    tally = {
+        WORKOUT_EXCLUDED: int(summaries["sets"].to_numpy()[~mask].sum()),
+        INVALID_REPS: int(summaries["invalid_reps"].to_numpy()[mask].sum()),
+        INVALID_SET_WEIGHT: int(summaries["invalid_weight"].to_numpy()[mask].sum()),
+    }
+    return summaries.loc[mask], Counter({k: n for k, n in tally.items() if n})

@@ -101,6 +101,25 @@ def copy_into(
     return len(records)
 
 
+def copy_frame_into(conn: sa.Connection, frame: pd.DataFrame, into: str) -> int:
+    """COPY a frame into PostgreSQL table ``into`` as pandas' CSV, no Python value per
+    cell: NaN/NaT/NA (and "") → NULL, floats in shortest round-trip text, instants in
+    ISO text with their offset.  Not for JSON columns."""
+    if frame.empty:
+        return 0
+    quoted = ", ".join(f'"{c}"' for c in frame.columns)
+    statement = f'COPY "{into}" ({quoted}) FROM STDIN WITH (FORMAT csv)'
+    text = frame.to_csv(header=False, index=False, na_rep="", lineterminator="\n")
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    try:
+        with raw.cursor() as cur, cur.copy(statement) as copy:
+            copy.write(text.encode())
+    except psycopg.Error as exc:
+        raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
+    return len(frame)
+
+
 def insert(conn: sa.Connection, table_name: str, records: Sequence[Mapping[str, Any]]) -> int:
     """Plain bulk insert (COPY on PostgreSQL, chunked executemany on SQLite)."""
     if not records:
@@ -131,12 +150,13 @@ def _chunks(seq: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 
 OnConflict = Literal["update", "ignore"]
+Rows = Sequence[Mapping[str, Any]] | pd.DataFrame  # a frame: its columns, no JSON ones
 
 
 def upsert(
     conn: sa.Connection,
     table_name: str,
-    records: Sequence[Mapping[str, Any]],
+    records: Rows,
     key: Sequence[str],
     on_conflict: OnConflict = "update",
     unchanged_unless: Sequence[str] | None = None,
@@ -152,12 +172,12 @@ def upsert(
 
     Returns the keys of the rows actually written (inserted or updated), which is
     what a claim needs: with ``on_conflict="ignore"`` a key that already existed
-    is not returned.
+    is not returned.  A frame is staged by ``copy_frame_into`` on PostgreSQL.
     """
-    if not records:
+    if len(records) == 0:
         return []
     tbl = table(table_name)
-    cols = list(records[0].keys())
+    cols = list(records.columns if isinstance(records, pd.DataFrame) else records[0].keys())
     update_cols = [c for c in cols if c not in key]
     postgres = conn.dialect.name == "postgresql"
     stage = _stage(conn, tbl, records, cols)
@@ -181,14 +201,13 @@ def upsert(
         f'INSERT INTO "{table_name}" ({quoted}) SELECT {quoted} FROM "{stage}" WHERE true '
         f"ON CONFLICT ({keys}) {action} RETURNING {keys}"
     )
-    written = [_key_values(tbl, key, row) for row in result]
+    dates = [isinstance(tbl.c[k].type, sa.Date) for k in key]
+    written = [_key_values(dates, row) for row in result]
     conn.exec_driver_sql(f'DELETE FROM "{stage}"')
     return written
 
 
-def _stage(
-    conn: sa.Connection, tbl: sa.Table, records: Sequence[Mapping[str, Any]], cols: list[str]
-) -> str:
+def _stage(conn: sa.Connection, tbl: sa.Table, records: Rows, cols: list[str]) -> str:
     """Fill the connection's temporary staging table for ``tbl`` with ``records``."""
     stage = f"_stage_{tbl.name}"
     if conn.dialect.name == "postgresql":
@@ -199,6 +218,9 @@ def _stage(
             f'AS SELECT * FROM "{tbl.name}" WITH NO DATA'
         )
         conn.exec_driver_sql(f'TRUNCATE "{stage}"')
+        if isinstance(records, pd.DataFrame):
+            copy_frame_into(conn, records, stage)
+            return stage
         for part in _chunks(records, PG_COPY_CHUNK_ROWS):
             copy_into(conn, tbl, part, cols, into=stage)
         return stage
@@ -206,6 +228,8 @@ def _stage(
         f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" AS SELECT * FROM "{tbl.name}" WHERE 0'
     )
     conn.exec_driver_sql(f'DELETE FROM "{stage}"')
+    if isinstance(records, pd.DataFrame):
+        records = records_from_frame(records)
     converters = [_sqlite_converter(tbl.c[c]) for c in cols]
     rows = [
         tuple(conv(rec.get(c)) for c, conv in zip(cols, converters, strict=True)) for rec in records
@@ -246,14 +270,12 @@ def _sqlite_converter(column: sa.ColumnElement[Any]) -> Callable[[Any], Any]:
     return _py
 
 
-def _key_values(tbl: sa.Table, key: Sequence[str], row: Sequence[Any]) -> tuple[Any, ...]:
-    """Returned key values with dates as ``datetime.date`` on both backends."""
-    out = []
-    for name, value in zip(key, row, strict=True):
-        if isinstance(tbl.c[name].type, sa.Date) and isinstance(value, str):
-            value = dt.date.fromisoformat(value)
-        out.append(value)
-    return tuple(out)
+def _key_values(dates: Sequence[bool], row: Sequence[Any]) -> tuple[Any, ...]:
+    """Returned key values with dates (``dates``: which) as ``datetime.date`` on both backends."""
+    return tuple(
+        dt.date.fromisoformat(v) if is_date and isinstance(v, str) else v
+        for is_date, v in zip(dates, row, strict=True)
+    )
 
 
 # --------------------------------------------------------------------------- isolation

@@ -13,9 +13,11 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import psycopg
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from fitness_jobs.core.metrics import SESSION_STATUSES
 from fitness_jobs.db.schema import (
@@ -86,6 +88,18 @@ DATE_COLUMNS = ("birth_date",)
 INT_COLUMNS = ("user_id", "workout_id", "set_id")
 
 
+def among(
+    conn: sa.Connection, column: sa.ColumnElement[Any], ids: Sequence[int]
+) -> sa.ColumnElement[bool]:
+    """``column IN ids``; on PostgreSQL ``= ANY(array)``: one parameter, not one per id
+    (thousands of ids per chunk: compiling and binding those cost more than the query)."""
+    values = [int(i) for i in ids]
+    if conn.dialect.name == "postgresql":
+        array = sa.bindparam(None, values, type_=postgresql.ARRAY(sa.BigInteger))
+        return column == sa.any_(array)
+    return column.in_(values)
+
+
 def fetch_rows(conn: sa.Connection, stmt: sa.Select[Any]) -> list[tuple[Any, ...]]:
     """Rows as the driver returns them: SQLAlchemy binds the parameters (UTC
     timestamps in SQLite's text form), but the rows skip per-value result processing;
@@ -102,6 +116,29 @@ def utc_timestamps(values: pd.Series) -> pd.Series:
         return pd.Series(pd.NaT, index=values.index, dtype="datetime64[us, UTC]")
     # SQLite gives text ("2026-11-28 10:00:00[.ffffff]", UTC); PostgreSQL aware datetimes.
     return pd.to_datetime(values, utc=True, format="ISO8601").astype("datetime64[us, UTC]")
+
+
+def epoch_timestamps(values: pd.Series) -> pd.Series:
+    """PostgreSQL's epoch microseconds (``_epoch_micros``) as UTC instants.  A column with a
+    NULL comes as float: exact, since every instant before the year 2255 is below 2**53 µs."""
+    numbers = pd.to_numeric(values)
+    missing = numbers.isna().to_numpy()
+    micros = numbers.fillna(0).to_numpy().astype(np.int64)
+    micros[missing] = np.iinfo(np.int64).min  # NaT
+    return pd.Series(micros.view("datetime64[us]"), index=values.index).dt.tz_localize("UTC")
+
+
+def _epoch_micros(stmt: sa.Select[Any], columns: Sequence[str]) -> sa.Select[Any]:
+    """``stmt`` with its timestamp columns as whole epoch microseconds (an exact numeric
+    cast to bigint): pandas parses integers in C, where ISO text costs a Python string
+    per value and a second parse."""
+    selected = [
+        sa.cast(sa.extract("epoch", col) * 1_000_000, sa.BigInteger)
+        if name in TIMESTAMP_COLUMNS
+        else col
+        for col, name in zip(stmt.selected_columns, columns, strict=True)
+    ]
+    return stmt.with_only_columns(*selected, maintain_column_froms=True)
 
 
 def _copy_out(conn: sa.Connection, stmt: sa.Select[Any], columns: Sequence[str]) -> pd.DataFrame:
@@ -129,13 +166,14 @@ def _copy_out(conn: sa.Connection, stmt: sa.Select[Any], columns: Sequence[str])
 
 def read_frame(conn: sa.Connection, stmt: sa.Select[Any], columns: Sequence[str]) -> pd.DataFrame:
     """Run ``stmt`` and return its rows as a DataFrame with typed columns (by name)."""
-    if conn.dialect.name == "postgresql":
-        frame = _copy_out(conn, stmt, columns)
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        frame = _copy_out(conn, _epoch_micros(stmt, columns), columns)
     else:
         frame = pd.DataFrame.from_records(fetch_rows(conn, stmt), columns=list(columns))
     for col in frame.columns:
         if col in TIMESTAMP_COLUMNS:
-            frame[col] = utc_timestamps(frame[col])
+            frame[col] = (epoch_timestamps if postgres else utc_timestamps)(frame[col])
         elif col in DATE_COLUMNS:
             parsed = pd.to_datetime(frame[col], format="ISO8601", errors="coerce")
             frame[col] = parsed.dt.date.astype(object).where(parsed.notna(), None)
@@ -205,7 +243,7 @@ def users(conn: sa.Connection, user_ids: Sequence[int]) -> pd.DataFrame:
             u.c.created_at,
             u.c.deleted_at,
         )
-        .where(u.c.id.in_(list(user_ids)))
+        .where(among(conn, u.c.id, user_ids))
         .order_by(u.c.id)
     )
     return read_frame(conn, stmt, USER_COLUMNS)
@@ -224,7 +262,7 @@ def first_session_at(
     stmt = (
         sa.select(w.c.user_id, sa.func.min(w.c.finalized_at))
         .where(
-            w.c.user_id.in_(list(user_ids)),
+            among(conn, w.c.user_id, user_ids),
             w.c.status.in_(FINALIZED_STATUSES),
             w.c.finalized_at <= as_of,
             valid_workout(w, now or dt.datetime.now(dt.UTC)),
@@ -253,7 +291,7 @@ def workouts(
         w.c.duration_seconds,
         w.c.session_rpe,
     ).where(
-        w.c.user_id.in_(list(user_ids)),
+        among(conn, w.c.user_id, user_ids),
         w.c.finalized_at > after,
         w.c.finalized_at <= until,
     )
@@ -261,32 +299,28 @@ def workouts(
 
 
 def workout_sets(
-    conn: sa.Connection, user_ids: Sequence[int], after: dt.datetime, until: dt.datetime
+    conn: sa.Connection,
+    user_ids: Sequence[int],
+    after: dt.datetime,
+    until: dt.datetime,
+    columns: Sequence[str] = SET_COLUMNS,
 ) -> pd.DataFrame:
-    """Sets of the users' workouts finalized in ``(after, until]``, with the workout's user_id."""
+    """Sets of the users' workouts finalized in ``(after, until]``, with the workout's
+    user_id: ``columns`` of :data:`SET_COLUMNS` (a job reads only those it uses)."""
     w = Workout.__table__
     s = WorkoutSet.__table__
+    source = {name: s.c[name] for name in SET_COLUMNS if name in s.c}
+    source.update(set_id=s.c.id, user_id=w.c.user_id)
     stmt = (
-        sa.select(
-            s.c.id,
-            s.c.workout_id,
-            w.c.user_id,
-            s.c.exercise,
-            s.c.muscle_group,
-            s.c.secondary_muscle_group,
-            s.c.reps,
-            s.c.weight_kg,
-            s.c.rpe,
-            s.c.is_warmup,
-        )
+        sa.select(*(source[name] for name in columns))
         .join(w, w.c.id == s.c.workout_id)
         .where(
-            w.c.user_id.in_(list(user_ids)),
+            among(conn, w.c.user_id, user_ids),
             w.c.finalized_at > after,
             w.c.finalized_at <= until,
         )
     )
-    return read_frame(conn, stmt, SET_COLUMNS)
+    return read_frame(conn, stmt, columns)
 
 
 def coach_requests(
@@ -297,7 +331,7 @@ def coach_requests(
     stmt = (
         sa.select(t.c.user_id, sa.func.sum(t.c.request_count))
         .where(
-            t.c.user_id.in_(list(user_ids)),
+            among(conn, t.c.user_id, user_ids),
             t.c.usage_date >= first_day,
             t.c.usage_date <= last_day,
         )
@@ -308,30 +342,6 @@ def coach_requests(
     )
     frame["user_id"] = frame["user_id"].astype("int64")
     frame["coach_requests_7d"] = frame["coach_requests_7d"].fillna(0).astype("int64")
-    return frame
-
-
-def coach_requests_by_day(
-    conn: sa.Connection, user_ids: Sequence[int], first_day: dt.date, last_day: dt.date
-) -> pd.DataFrame:
-    """The users' ``request_count`` per UTC day in ``[first_day, last_day]`` (``user_id``,
-    ``usage_date`` as ``datetime.date``, ``request_count``): one read for a range of
-    nightly partitions, each summing its own seven days (as :func:`coach_requests`)."""
-    t = LlmUsageDaily.__table__
-    stmt = sa.select(t.c.user_id, t.c.usage_date, t.c.request_count).where(
-        t.c.user_id.in_(list(user_ids)),
-        t.c.usage_date >= first_day,
-        t.c.usage_date <= last_day,
-    )
-    frame = pd.DataFrame.from_records(
-        fetch_rows(conn, stmt), columns=["user_id", "usage_date", "request_count"]
-    )
-    frame["user_id"] = frame["user_id"].astype("int64")
-    # SQLite gives ISO text, PostgreSQL dates.
-    frame["usage_date"] = pd.to_datetime(frame["usage_date"], format="ISO8601").dt.date
-    frame["request_count"] = (
-        pd.to_numeric(frame["request_count"], errors="coerce").fillna(0).astype("int64")
-    )
     return frame
 
 
@@ -366,7 +376,7 @@ def weigh_ins(
 ) -> pd.DataFrame:
     t = BodyWeightLog.__table__
     stmt = sa.select(t.c.user_id, t.c.measured_at, t.c.weight_kg).where(
-        t.c.user_id.in_(list(user_ids)),
+        among(conn, t.c.user_id, user_ids),
         t.c.measured_at > after,
         t.c.measured_at <= until,
     )
@@ -382,7 +392,7 @@ def metrics_rows(
     t = UserBehaviorMetrics.__table__
     stmt = sa.select(t)
     if user_ids is not None:
-        stmt = stmt.where(t.c.user_id.in_(list(user_ids)))
+        stmt = stmt.where(among(conn, t.c.user_id, user_ids))
     for col, value in where.items():
         stmt = stmt.where(t.c[col] == value)
     result = conn.execute(stmt)

@@ -45,3 +45,9 @@ def valid_workout(w: sa.Table | sa.FromClause, now: dt.datetime) -> sa.ColumnEle
 def valid_set(s: sa.Table | sa.FromClause) -> sa.ColumnElement[bool]:
     """Rows of ``workout_sets`` that ``validate_sets`` keeps (their workout checked apart)."""
     return sa.and_(*(s.c[column].between(low, high) for column, (low, high) in SET_BOUNDS.items()))
+
+
+def valid_set_value(s: sa.Table | sa.FromClause, column: str) -> sa.ColumnElement[bool]:
+    """``column`` of ``workout_sets`` within its ``SET_BOUNDS`` (NULL, NaN, ±inf: not)."""
+    low, high = SET_BOUNDS[column]
+    return sa.func.coalesce(s.c[column].between(low, high), sa.false())

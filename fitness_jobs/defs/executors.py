@@ -25,6 +25,7 @@ from fitness_jobs.settings import DATABASE_URL_ENV
 EXECUTOR_ENV = "FITNESS_EXECUTOR"
 MAX_WORKERS_ENV = "FITNESS_MAX_WORKERS"
 EXECUTORS = ("in_process", "multiprocess", "k8s")
+PRELOADED_MODULES = ("fitness_jobs.definitions",)
 
 
 def executor_name() -> str:
@@ -58,7 +59,15 @@ def job_executor() -> dg.ExecutorDefinition:
     if name == "in_process":
         return dg.in_process_executor
     if name == "multiprocess":
-        return dg.multiprocess_executor.configured({"max_concurrent": max_workers()})
+        # Step processes fork from a server that has imported the project (Dagster,
+        # pandas, the definitions) once: a step starts in well under a second instead
+        # of a fresh interpreter's several seconds, which matters with one step per part.
+        return dg.multiprocess_executor.configured(
+            {
+                "max_concurrent": max_workers(),
+                "start_method": {"forkserver": {"preload_modules": list(PRELOADED_MODULES)}},
+            }
+        )
     from dagster_k8s import k8s_job_executor
 
     return k8s_job_executor.configured({"max_concurrent": max_workers()})

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,11 +19,13 @@ from fitness_jobs.core.metrics import (
     SETS_HISTORY_DAYS,
     compute_behavior_metrics,
 )
+from fitness_jobs.core.validation import validate_set_summaries
 from fitness_jobs.core.windows import snapshot_instant
+from fitness_jobs.db import nightly as queries
 from fitness_jobs.db import reads
-from fitness_jobs.db.bulk import records_from_frame, upsert
+from fitness_jobs.db.bulk import upsert
 from fitness_jobs.db.schema import APP_TABLES
-from fitness_jobs.pipelines.history import read_history, validate_history
+from fitness_jobs.pipelines.history import validate_history
 from fitness_jobs.pipelines.runner import ChunkReport, Frames, Validated
 
 DEFAULT_CHUNK_SIZE = 5_000
@@ -35,6 +36,16 @@ MAX_DAYS_PER_READ = 31
 WORKOUT_SPAN = dt.timedelta(days=HISTORY_DAYS + 2)
 SET_SPAN = dt.timedelta(days=SETS_HISTORY_DAYS + 2)
 COACH_DAYS = 7  # coach_requests_7d: UTC days D−6 … D
+# The set columns the validation and the volume load use (not the exercise's names).
+SET_DTYPES = {
+    "set_id": "int64",
+    "workout_id": "int64",
+    "user_id": "int64",
+    "reps": "float64",
+    "weight_kg": "float64",
+    "is_warmup": "bool",
+}
+SET_COLUMNS = list(SET_DTYPES)
 NO_USERS = np.empty(0, dtype=np.int64)
 METRICS_TABLE = "user_behavior_metrics"
 METRICS_KEY = ("user_id", "metrics_date")
@@ -76,6 +87,14 @@ class ChangedRow(int):
 
 
 @dataclass(frozen=True)
+class UserRows:
+    """One user's rows to write: ``positions`` in ``frame`` (shared by the chunk)."""
+
+    frame: pd.DataFrame
+    positions: np.ndarray
+
+
+@dataclass(frozen=True)
 class NightlyChunk:
     """The nightly job's part of the chunk runner: the snapshots of the days
     ``partition … last`` (one day when ``last`` is None) of a chunk of users.
@@ -101,22 +120,30 @@ class NightlyChunk:
     def read(self, conn: sa.Connection, user_ids: Sequence[int]) -> Frames:
         """One read for every day: the history the first day needs, up to the last
         day's snapshot.  Rows in id order, so each day's rows are in the same order as a
-        single run's (sums of floats depend on it)."""
+        single run's (sums of floats depend on it).  Sets come as one summary row per
+        workout (``set_summaries``), but for the users with a set whose volume is not
+        exact whatever the order of summation: their sets themselves (``sets``)."""
         first, last = self.days[0], self.days[-1]
-        frames = read_history(
-            conn,
-            user_ids,
-            until=snapshot_instant(last),
-            workouts_after=snapshot_instant(first) - WORKOUT_SPAN,
-            sets_after=snapshot_instant(first) - SET_SPAN,
-            now=self.computed_at,
+        until = snapshot_instant(last)
+        sets_after = snapshot_instant(first) - SET_SPAN
+        frames = {
+            "users": reads.users(conn, user_ids),
+            "first_sessions": reads.first_session_at(conn, user_ids, until, now=self.computed_at),
+            "workouts": reads.workouts(
+                conn, user_ids, snapshot_instant(first) - WORKOUT_SPAN, until
+            ).sort_values("workout_id", kind="stable", ignore_index=True),
+        }
+        summaries = queries.set_summaries(conn, user_ids, sets_after, until)
+        inexact = np.unique(summaries.loc[summaries["inexact"] > 0, "user_id"].to_numpy())
+        frames["set_summaries"] = summaries[~summaries["user_id"].isin(inexact)]
+        sets = (
+            reads.workout_sets(conn, inexact.tolist(), sets_after, until, SET_COLUMNS)
+            if inexact.size
+            else pd.DataFrame({c: pd.Series(dtype=t) for c, t in SET_DTYPES.items()})
         )
-        frames["workouts"] = frames["workouts"].sort_values(
-            "workout_id", kind="stable", ignore_index=True
-        )
-        frames["sets"] = frames["sets"].sort_values("set_id", kind="stable", ignore_index=True)
+        frames["sets"] = sets.sort_values("set_id", kind="stable", ignore_index=True)
         first_usage_day = first - dt.timedelta(days=COACH_DAYS - 1)
-        frames["usage"] = reads.coach_requests_by_day(conn, user_ids, first_usage_day, last)
+        frames["usage"] = queries.coach_requests_by_day(conn, user_ids, first_usage_day, last)
         return frames
 
     def validate(self, raw: Frames) -> Validated:
@@ -158,7 +185,21 @@ class NightlyChunk:
             if parts
             else pd.DataFrame(columns=["user_id", "day_index", "metrics_day", "coach_requests_7d"])
         )
-        sets = valid.frames["sets"]
+        kept_ids = valid.frames["workouts"]["workout_id"]
+        summaries, excluded = validate_set_summaries(raw["set_summaries"], kept_ids.tolist())
+        valid.excluded_rows.update(excluded)
+        # A kept workout's summary as one set of its whole (exact) volume: 1 × volume.
+        as_sets = pd.DataFrame(
+            {
+                "set_id": 0,
+                "workout_id": summaries["workout_id"].to_numpy(),
+                "user_id": summaries["user_id"].to_numpy(),
+                "reps": 1.0,
+                "weight_kg": summaries["volume_16ths"].to_numpy() / 16.0,
+                "is_warmup": False,
+            }
+        ).astype(SET_DTYPES)
+        sets = pd.concat([valid.frames["sets"], as_sets], ignore_index=True)
         finalized = valid.frames["workouts"].set_index("workout_id")["finalized_at"]
         valid.frames["sets"] = sets.assign(finalized_at=sets["workout_id"].map(finalized))
         return valid
@@ -209,17 +250,40 @@ class NightlyChunk:
         later = frame.duplicated(["user_id", "metrics_date"], keep="last")
         return frame[~later], frame[later]
 
-    def records(self, outputs: Sequence[pd.DataFrame]) -> dict[int, Any]:
+    def records(self, outputs: Sequence[pd.DataFrame]) -> dict[int, UserRows]:
+        """Each user's rows: positions in one shared frame, not a dict per row, so a
+        write stages a slice of the frame (``bulk.upsert`` of a frame)."""
         kept, _superseded = self._final(outputs)
-        by_user: dict[int, list[dict[str, Any]]] = {}
-        for row in records_from_frame(kept, ROW_COLUMNS):
-            by_user.setdefault(row["user_id"], []).append(row)
-        return by_user
+        kept = kept.reset_index(drop=True)
+        frame = kept[ROW_COLUMNS].assign(day=[self.days[i] for i in kept["day_index"]])
+        ids = frame["user_id"].to_numpy()
+        order = np.argsort(ids, kind="stable")
+        firsts = pd.unique(ids)  # users in the order of their first row, as before
+        starts = np.searchsorted(ids[order], firsts)
+        stops = np.searchsorted(ids[order], firsts, side="right")
+        return {
+            int(uid): UserRows(frame, order[start:stop])
+            for uid, start, stop in zip(firsts, starts, stops, strict=True)
+        }
 
-    def write(self, conn: sa.Connection, rows: Sequence[Any]) -> list[int]:
-        flat = [row for user_rows in rows for row in user_rows]
-        day_of = {(r["user_id"], r["metrics_date"]): partition_of(r["snapshot_at"]) for r in flat}
-        changed = upsert(conn, METRICS_TABLE, flat, METRICS_KEY, unchanged_unless=COMPARED_COLUMNS)
+    def write(self, conn: sa.Connection, rows: Sequence[UserRows]) -> list[int]:
+        if not rows:
+            return []
+        frame = rows[0].frame.take(np.concatenate([r.positions for r in rows]))
+        day_of = dict(
+            zip(
+                zip(frame["user_id"].tolist(), frame["metrics_date"].tolist(), strict=True),
+                frame["day"].tolist(),
+                strict=True,
+            )
+        )
+        changed = upsert(
+            conn,
+            METRICS_TABLE,
+            frame[ROW_COLUMNS],
+            METRICS_KEY,
+            unchanged_unless=COMPARED_COLUMNS,
+        )
         return [ChangedRow(int(key[0]), day_of[(int(key[0]), key[1])]) for key in changed]
 
     def tally(

@@ -38,11 +38,25 @@ def test_smoke_run_writes_well_formed_results(postgres_engine: sa.Engine, tmp_pa
         ("nightly", 2000),
         ("weekly", 2000),
         ("seed", 2000),
+        ("nightly_backfill_3d", 2000),
+        ("nightly_fanout_2w", 2000),
     }
-    nightly = results["details"]["2000"]["nightly"]
+    details = results["details"]["2000"]
+    nightly = details["nightly"]
     assert nightly["success"] is True and nightly["failed_users"] == 0
-    assert results["details"]["2000"]["baseline"]["processed_users"] == 200
-    assert "| nightly | 2,000 |" in (tmp_path / "latest.md").read_text()
+    assert details["baseline"]["processed_users"] == 200
+    # The range run writes exactly the rows of one run per partition.
+    backfill = details["backfill"]
+    assert backfill["identical_rows"] is True, backfill["range"]["comparison"]
+    assert backfill["singles"]["runs"] == 3 and backfill["range"]["partitions"] == 3
+    assert backfill["singles"]["success"] and backfill["range"]["success"]
+    fanout = details["fanout"]
+    assert fanout["1w"]["success"] and fanout["2w"]["success"]
+    assert fanout["1w"]["written_users"] == fanout["2w"]["written_users"] > 0
+    markdown = (tmp_path / "latest.md").read_text()
+    assert "| nightly | 2,000 |" in markdown
+    assert "| nightly_backfill_3d | 2,000 |" in markdown and "identical rows: yes" in markdown
+    assert "| nightly_fanout_2w | 2,000 |" in markdown
     assert (tmp_path / "seconds_vs_users.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -8,8 +8,8 @@ import math
 import pandas as pd
 import sqlalchemy as sa
 
-from fitness_jobs.core.validation import validate_sets, validate_workouts
-from fitness_jobs.db import reads
+from fitness_jobs.core.validation import validate_set_summaries, validate_sets, validate_workouts
+from fitness_jobs.db import nightly, reads
 from fitness_jobs.db.schema import Workout, WorkoutSet
 from fitness_jobs.db.validity import valid_set, valid_workout
 from fitness_jobs_tests.factories import ts, user, workout, workout_set, write
@@ -89,3 +89,33 @@ def test_first_session_and_active_users_ignore_excluded_rows(db_engine: sa.Engin
         1: pd.Timestamp(as_of - dt.timedelta(days=20))
     }
     assert active == [1]
+
+
+def test_set_summaries_count_and_sum_as_the_sets_themselves(db_engine: sa.Engine) -> None:
+    """The nightly job's one row per workout gives ``validate_sets``' counts (workouts not
+    kept first, then reps, then weight) and, when exact, the volume of the kept working sets."""
+    sets = [
+        *SETS,  # workout 1 (kept): bad reps and weights among them
+        workout_set(1, id=110, is_warmup=True, weight_kg=40.0),  # a warm-up: no volume
+        workout_set(1, id=111, reps=3, weight_kg=62.25),
+        workout_set(2, id=201),  # workout 2 (negative duration): every set excluded
+        workout_set(2, id=202, reps=1000),
+        workout_set(3, id=301, weight_kg=20.41),  # not whole quarters: inexact
+        workout_set(3, id=302, reps=0, weight_kg=20.41),  # invalid: neither
+    ]
+    write(db_engine, users=[user(1)], workouts=WORKOUTS, sets=sets)
+    after, until = ts("2026-01-01 00:00"), ts("2027-01-01 00:00")
+    with db_engine.connect() as conn:
+        summaries = nightly.set_summaries(conn, [1], after, until).set_index("workout_id")
+        set_frame = reads.workout_sets(conn, [1], after, until)
+    kept_workouts = [1, 3, 4, 6, 9, 12, 14]
+    kept_sets, expected = validate_sets(set_frame, kept_workout_ids=kept_workouts)
+    kept_summaries, counted = validate_set_summaries(summaries.reset_index(), kept_workouts)
+    assert counted == expected
+    assert set(kept_summaries["workout_id"]) == {1, 3}
+    working = kept_sets[~kept_sets["is_warmup"]]
+    volume = (working["reps"] * working["weight_kg"]).groupby(working["workout_id"]).sum()
+    assert summaries.loc[1, "volume_16ths"] / 16.0 == volume[1]
+    assert summaries.loc[1, "inexact"] == 0
+    assert summaries.loc[3, ["volume_16ths", "inexact"]].tolist() == [0, 1]
+    assert summaries.loc[2, ["sets", "invalid_reps", "invalid_weight"]].tolist() == [2, 1, 0]

@@ -4,6 +4,7 @@ blocking check cover the whole partition; a failed part re-executes from failure
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -36,6 +37,16 @@ def instance(
     monkeypatch.setenv("FITNESS_DATABASE_URL", url_of(postgres_engine))
     monkeypatch.setenv("FITNESS_EXECUTOR", "multiprocess")
     monkeypatch.setenv("FITNESS_MAX_WORKERS", "2")
+    # Step processes fork from a server started with this process's first multiprocess run
+    # (the forkserver start method): they see the environment as it was then, so every
+    # setting these tests need is set here, for both.
+    monkeypatch.setenv("FITNESS_LOCK_TIMEOUT_SECONDS", "1")
+    # The executor is chosen when the code location is imported (as a code server or run
+    # worker does, once): import it afresh under this environment, then restore it.
+    for name in [
+        m for m in sys.modules if m.startswith(("fitness_jobs.defs", "fitness_jobs.definitions"))
+    ]:
+        monkeypatch.delitem(sys.modules, name)
     with dg.instance_for_test() as instance:
         yield instance
 
@@ -101,10 +112,9 @@ def test_two_worker_processes_write_the_rows_of_one_and_the_check_covers_both(
 
 
 def test_a_failed_part_re_executes_from_failure_alone(
-    postgres_engine: sa.Engine, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+    postgres_engine: sa.Engine, instance: dg.DagsterInstance
 ) -> None:
     population(USERS).write(postgres_engine)
-    monkeypatch.setenv("FITNESS_LOCK_TIMEOUT_SECONDS", "1")
     held, release = threading.Event(), threading.Event()
 
     def another_run_holds_part_2() -> None:

@@ -171,6 +171,36 @@ def test_bad_rows_are_excluded_not_fatal(db_engine: sa.Engine) -> None:
     assert row.volume_load_7d == pytest.approx(500.0)
 
 
+def test_volume_is_the_sum_of_the_sets_in_id_order_exact_or_not(db_engine: sa.Engine) -> None:
+    """Sets are read as one summary per workout when whole quarters make the volume exact;
+    a user with any other weight gets the sum of the sets themselves, one by one in id
+    order, as before (floating point sums depend on the order)."""
+    inexact = [(301, 30, 3, 20.41), (302, 31, 7, 0.1), (303, 30, 1, 61.3), (304, 31, 9, 33.33)]
+    write(
+        db_engine,
+        users=[user(1), user(2)],
+        workouts=[
+            workout(1, "2026-11-27 10:00", id=10),
+            workout(1, "2026-11-26 10:00", id=11),
+            workout(2, "2026-11-27 10:00", id=30),
+            workout(2, "2026-11-26 10:00", id=31),
+        ],
+        sets=[
+            workout_set(10, id=101, reps=5, weight_kg=102.5),
+            workout_set(11, id=102, reps=8, weight_kg=61.25),
+            workout_set(10, id=103, reps=3, weight_kg=20.0, is_warmup=True),
+            *(workout_set(w, id=i, reps=r, weight_kg=kg) for i, w, r, kg in inexact),
+        ],
+    )
+    run_nightly(db_engine, D, now=NOW)
+    rows = _metrics(db_engine).set_index("user_id")
+    expected = 0.0
+    for _, _, reps, kg in inexact:
+        expected += float(reps) * kg
+    assert rows.loc[1, "volume_load_7d"] == 5 * 102.5 + 8 * 61.25
+    assert rows.loc[2, "volume_load_7d"] == expected
+
+
 def test_rerun_changes_nothing_and_backfill_order_does_not_matter(db_engine: sa.Engine) -> None:
     users = [user(1, timezone="Asia/Kathmandu"), user(2, timezone="America/St_Johns"), user(3)]
     workouts = [
