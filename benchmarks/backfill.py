@@ -260,6 +260,14 @@ def run_singles(
     }
 
 
+def _sum_phases(phases: Iterable[dict[str, float]]) -> dict[str, float]:
+    total: dict[str, float] = {}
+    for one in phases:
+        for key, value in one.items():
+            total[key] = round(total.get(key, 0.0) + float(value), 3)
+    return total
+
+
 def run_range(
     url: str, engine: sa.Engine, days: Sequence[dt.date], compare: bool, block_sample: int = 0
 ) -> dict[str, Any]:
@@ -288,6 +296,9 @@ def run_range(
         "seconds": measured * len(days) / measured_days if sampled else measured,
         "measured_seconds": measured,
         "runs": len(runs),
+        "partitions": sum(r["partitions"] for r in runs),  # materialised by the runs made
+        "active_users": sum(r.get("active_users", 0) for r in runs),
+        "phases": _sum_phases(r["phases"] for r in runs),
         "runs_in_full_backfill": len(blocks),
         "sampled": sampled,
         "extrapolation": f"× {len(days)} / {measured_days} days" if sampled else None,
