@@ -19,7 +19,6 @@ runs of the same week from interleaving.  Chunks go through the shared runner.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -366,20 +365,7 @@ def merge_weekly_runs(runs: Sequence[WeeklyReportRun]) -> WeeklyReportRun:
         regenerate=runs[0].regenerate,
     )
     for run in runs:
-        total.users += run.users
-        total.committed += run.committed
-        total.changed += run.changed
-        total.chunks += run.chunks
-        total.bisections += run.bisections
-        total.lock_wait_s += run.lock_wait_s
-        total.errors.update(run.errors)
-        total.excluded_rows.update(run.excluded_rows)
-        total.timezones.update(run.timezones)
-        for phase, seconds in run.timings.items():
-            total.timings[phase] = total.timings.get(phase, 0.0) + seconds
-        for name, counts in run.distributions.items():
-            total.distributions.setdefault(name, Counter()).update(counts)
-        total.changed_user_ids.extend(run.changed_user_ids)
+        total.merge(run)
         total.eligible_users += run.eligible_users
         total.due_users += run.due_users
         total.already_reported += run.already_reported
