@@ -37,7 +37,7 @@ from fitness_jobs.db.locks import partition_locks
 from fitness_jobs.errors import ConfigurationError
 from fitness_jobs.pipelines import Log, Progress, log_failures, no_log, no_progress
 from fitness_jobs.pipelines.nightly_report import NightlyDay, NightlyReport, fill_days
-from fitness_jobs.pipelines.runner import RunReport, run_chunk
+from fitness_jobs.pipelines.runner import RunReport, run_chunks
 
 __all__ = [
     "NightlyDay",
@@ -214,6 +214,19 @@ def plan_nightly(
     return plan
 
 
+def _chunk_work(
+    part: NightlyPart, days: list[dt.date], block: dict[dt.date, np.ndarray], chunk: list[int]
+) -> NightlyChunk:
+    """A chunk's work for a block of days: each day's active users among the chunk's."""
+    members = np.asarray(chunk, dtype=np.int64)
+    return NightlyChunk(
+        partition=days[0],
+        last=days[-1],
+        computed_at=part.computed_at,
+        active={day: ids[np.isin(ids, members)] for day, ids in block.items()},
+    )
+
+
 def run_nightly_part(
     engine: sa.Engine, part: NightlyPart, *, log: Log = no_log, progress: Progress = no_progress
 ) -> RunReport:
@@ -229,23 +242,19 @@ def run_nightly_part(
                 log("warning", f"waited {waited:.1f}s for another run of partition {shown}")
             values = list(block.values())
             user_ids = np.unique(np.concatenate(values)).tolist() if values else []
+            chunks = (
+                (_chunk_work(part, days, block, chunk), chunk)
+                for chunk in chunked(user_ids, part.chunk_size)
+            )
             done = 0
-            for chunk in chunked(user_ids, part.chunk_size):
-                members = np.asarray(chunk, dtype=np.int64)
-                work = NightlyChunk(
-                    partition=days[0],
-                    last=days[-1],
-                    computed_at=part.computed_at,
-                    active={day: ids[np.isin(ids, members)] for day, ids in block.items()},
-                )
-                chunk_report = run_chunk(engine, work, chunk)
+            for chunk_report in run_chunks(engine, chunks):
                 report.add(chunk_report)
                 report.count_changed(
                     row.day.isoformat()
                     for row in chunk_report.changed
                     if isinstance(row, ChangedRow)
                 )
-                done += len(chunk)
+                done += chunk_report.users
                 progress(done, len(user_ids))
     # Plain ints: the ids' days are counted above, and a part's report is pickled.
     report.changed_user_ids = [int(uid) for uid in report.changed_user_ids]

@@ -1,0 +1,148 @@
+"""The chunk runner's order of work: on PostgreSQL the next chunk is read while this one
+is computed and written; on SQLite one chunk after another.  A read's error surfaces at
+its chunk's turn, after the chunks before it committed."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from fitness_jobs.db.engine import is_postgres
+from fitness_jobs.pipelines.runner import (
+    ChunkReport,
+    Frames,
+    Validated,
+    run_chunk,
+    run_chunks,
+)
+
+
+class ReadFailed(RuntimeError):
+    pass
+
+
+class Recorder:
+    """Shared by the chunks of one run: what happened, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, int]] = []
+        self.read_started: dict[int, threading.Event] = {}
+        self.lock = threading.Lock()
+
+    def note(self, what: str, chunk: int) -> None:
+        with self.lock:
+            self.events.append((what, chunk))
+
+
+class EchoWork:
+    """A chunk whose 'metric' is the user id doubled; it writes nothing to the database.
+    Chunk ``index``'s write waits (briefly) for chunk ``index + 1``'s read to start."""
+
+    def __init__(
+        self, index: int, recorder: Recorder, fail_read: bool = False, wait: float = 5.0
+    ) -> None:
+        self.index = index
+        self.wait = wait
+        self.recorder = recorder
+        self.fail_read = fail_read
+        recorder.read_started.setdefault(index, threading.Event())
+        recorder.read_started.setdefault(index + 1, threading.Event())
+
+    def read(self, conn: sa.Connection, user_ids: Sequence[int]) -> Frames:
+        self.recorder.read_started[self.index].set()
+        self.recorder.note("read", self.index)
+        conn.exec_driver_sql("SELECT 1")
+        if self.fail_read:
+            raise ReadFailed(f"chunk {self.index}")
+        return {"users": pd.DataFrame({"user_id": list(user_ids)})}
+
+    def validate(self, raw: Frames) -> Validated:
+        return Validated(frames=raw)
+
+    def compute(self, frames: Frames) -> pd.DataFrame:
+        users = frames["users"]
+        return users.assign(doubled=users["user_id"] * 2)
+
+    def records(self, outputs: Sequence[pd.DataFrame]) -> dict[int, Any]:
+        return {
+            int(u): int(d) for out in outputs for u, d in zip(out.user_id, out.doubled, strict=True)
+        }
+
+    def write(self, conn: sa.Connection, rows: Sequence[Any]) -> list[int]:
+        next_read = self.recorder.read_started[self.index + 1]
+        overlapped = next_read.wait(timeout=self.wait)
+        self.recorder.note("write-overlapped" if overlapped else "write", self.index)
+        return [row // 2 for row in rows]
+
+    def tally(self, outputs: Sequence[Any], committed: Sequence[int], report: ChunkReport) -> None:
+        report.count("doubled", [2 * u for u in committed])
+
+
+CHUNKS = [[1, 2, 3], [4, 5], [6]]
+
+
+def _works(
+    engine: sa.Engine, recorder: Recorder, fail_read_of: int | None = None, overlap: bool = True
+) -> list[tuple[EchoWork, list[int]]]:
+    # On SQLite the next read runs on this thread, after the write: no use waiting for
+    # it; nor after the last chunk, which has no next one.
+    wait = 5.0 if is_postgres(engine) and overlap else 0.0
+    return [
+        (EchoWork(i, recorder, i == fail_read_of, wait if i < len(CHUNKS) - 1 else 0.0), ids)
+        for i, ids in enumerate(CHUNKS)
+    ]
+
+
+def test_reports_come_in_chunk_order_and_equal_one_chunk_at_a_time(db_engine: sa.Engine) -> None:
+    together = list(run_chunks(db_engine, _works(db_engine, Recorder(), overlap=False)))
+    alone = [
+        run_chunk(db_engine, work, ids)
+        for work, ids in _works(db_engine, Recorder(), overlap=False)
+    ]
+    assert [r.committed for r in together] == CHUNKS
+    assert [r.committed for r in together] == [r.committed for r in alone]
+    assert [r.changed for r in together] == [r.changed for r in alone]
+    assert [r.distributions for r in together] == [r.distributions for r in alone]
+    assert all(r.timings["read"] > 0 for r in together)
+
+
+def test_postgres_reads_the_next_chunk_while_writing_this_one(db_engine: sa.Engine) -> None:
+    recorder = Recorder()
+    list(run_chunks(db_engine, _works(db_engine, recorder)))
+    writes = [what for what, chunk in recorder.events if what.startswith("write")]
+    if is_postgres(db_engine):
+        # Chunks 0 and 1 were written while the next chunk's read had started; the last
+        # chunk has no next one.
+        assert writes == ["write-overlapped", "write-overlapped", "write"]
+    else:
+        # SQLite: every read comes after the previous chunk's write.
+        assert writes == ["write", "write", "write"]
+        assert recorder.events == [
+            ("read", 0),
+            ("write", 0),
+            ("read", 1),
+            ("write", 1),
+            ("read", 2),
+            ("write", 2),
+        ]
+
+
+def test_a_failed_read_is_raised_at_its_chunks_turn(db_engine: sa.Engine) -> None:
+    recorder = Recorder()
+    reports = run_chunks(db_engine, _works(db_engine, recorder, fail_read_of=1))
+    first = next(reports)
+    assert first.committed == CHUNKS[0]
+    with pytest.raises(ReadFailed, match="chunk 1"):
+        next(reports)
+    # Nothing of chunk 1 or 2 was written.
+    assert [c for what, c in recorder.events if what.startswith("write")] == [0]
+
+
+def test_postgres_sessions_run_without_jit(postgres_engine: sa.Engine) -> None:
+    with postgres_engine.connect() as conn:
+        assert conn.exec_driver_sql("SHOW jit").scalar_one() == "off"
