@@ -56,7 +56,7 @@ from fitness_jobs.pipelines.runner import (
     Frames,
     RunReport,
     Validated,
-    run_chunk,
+    run_chunks,
 )
 from fitness_jobs.pipelines.weekly_due import (  # noqa: F401  (re-exported)
     due_users,
@@ -306,9 +306,14 @@ def run_weekly(
             f"week {week} ({mode} at {at.isoformat()}): {len(due)} eligible and due, "
             f"{run.already_reported} already reported, {len(todo)} to generate",
         )
-        for chunk in chunked(todo["user_id"].tolist(), chunk_size):
-            work = WeeklyChunk(week, todo[todo["user_id"].isin(chunk)], regenerate, now, written_at)
-            report = run_chunk(engine, work, chunk)
+        chunks = (
+            (
+                WeeklyChunk(week, todo[todo["user_id"].isin(chunk)], regenerate, now, written_at),
+                chunk,
+            )
+            for chunk in chunked(todo["user_id"].tolist(), chunk_size)
+        )
+        for report in run_chunks(engine, chunks):
             run.add(report)
             progress(run.users, len(todo))
     log_failures(log, run)
