@@ -81,17 +81,22 @@ def to_local_naive(instants: pd.Series, tz: pd.Series) -> pd.Series:
     """Each UTC instant as naive local wall time in the matching zone.
 
     ``instants`` and ``tz`` are aligned Series; rows with a missing instant or zone
-    come back as NaT.  One ``tz_convert`` per distinct zone.
+    come back as NaT.  One ``tz_convert`` per distinct zone, on the zone's rows taken
+    out of a numpy array sorted by zone (no pandas group-by or label indexing).
     """
-    utc = _as_utc(instants)
-    out = pd.Series(pd.NaT, index=instants.index, dtype="datetime64[us]")
-    valid = utc.notna() & tz.notna()
-    if not valid.any():
-        return out
-    for zone, idx in utc[valid].groupby(tz[valid], sort=False).groups.items():
-        local = utc.loc[idx].dt.tz_convert(str(zone)).dt.tz_localize(None)
-        out.loc[idx] = local.astype("datetime64[us]")
-    return out
+    utc = _as_utc(instants).dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    out = np.full(utc.size, np.datetime64("NaT"), dtype="datetime64[us]")
+    zones = tz.to_numpy(dtype=object)
+    rows = np.flatnonzero(~np.isnat(utc) & pd.notna(zones))
+    if rows.size:
+        codes, names = pd.factorize(zones[rows])
+        by_zone = rows[np.argsort(codes, kind="stable")]
+        bounds = np.searchsorted(np.sort(codes), np.arange(len(names) + 1))
+        for k, zone in enumerate(names):
+            these = by_zone[bounds[k] : bounds[k + 1]]
+            local = pd.DatetimeIndex(utc[these]).tz_localize("UTC").tz_convert(str(zone))
+            out[these] = local.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    return pd.Series(out, index=instants.index)
 
 
 def day_numbers(naive: pd.Series) -> np.ndarray:

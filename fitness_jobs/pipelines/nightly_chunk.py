@@ -13,11 +13,13 @@ import sqlalchemy as sa
 
 from fitness_jobs.core.calendar import local_day_numbers
 from fitness_jobs.core.metrics import (
+    FIRST_SESSION_LOCAL,
     HISTORY_DAYS,
     METRIC_COLUMNS,
     METRICS_VERSION,
     SETS_HISTORY_DAYS,
     compute_behavior_metrics,
+    with_local_times,
 )
 from fitness_jobs.core.validation import validate_set_summaries
 from fitness_jobs.core.windows import snapshot_instant
@@ -207,8 +209,9 @@ class NightlyChunk:
     def compute(self, frames: Frames) -> pd.DataFrame:
         """Each day for its active users, from exactly the rows a run of that day alone
         reads: workouts and sets finalised in its own windows up to its ``as_of``."""
-        users, workouts, sets = frames["users"], frames["workouts"], frames["sets"]
-        user_days = frames["user_days"]
+        # Each instant converted to its user's zone once for all the days.
+        users, workouts = with_local_times(frames["users"], frames["workouts"])
+        sets, user_days = frames["sets"], frames["user_days"]
         outputs = []
         for index, day in enumerate(self.days):
             today = user_days[user_days["day_index"] == index]
@@ -223,6 +226,7 @@ class NightlyChunk:
             # day's snapshot means none yet (never the case for an active user).
             first = on_day["first_session_at"]
             on_day["first_session_at"] = first.where(first <= as_of)
+            on_day[FIRST_SESSION_LOCAL] = on_day[FIRST_SESSION_LOCAL].where(first <= as_of)
             ids = set(today["user_id"].tolist())
             done = workouts["finalized_at"]
             day_workouts = workouts[
@@ -255,7 +259,8 @@ class NightlyChunk:
         write stages a slice of the frame (``bulk.upsert`` of a frame)."""
         kept, _superseded = self._final(outputs)
         kept = kept.reset_index(drop=True)
-        frame = kept[ROW_COLUMNS].assign(day=[self.days[i] for i in kept["day_index"]])
+        days = np.array(self.days, dtype=object)
+        frame = kept[ROW_COLUMNS].assign(day=days[kept["day_index"].to_numpy()])
         ids = frame["user_id"].to_numpy()
         order = np.argsort(ids, kind="stable")
         firsts = pd.unique(ids)  # users in the order of their first row, as before
@@ -290,12 +295,13 @@ class NightlyChunk:
         self, outputs: Sequence[pd.DataFrame], committed: Sequence[int], report: ChunkReport
     ) -> None:
         kept, superseded = self._final(outputs)
+        labels = np.array([day.isoformat() for day in self.days], dtype=object)
         ok = kept[kept["user_id"].isin(set(committed))]
-        day = [self.days[i].isoformat() for i in ok["day_index"]]
+        day = labels[ok["day_index"].to_numpy()].tolist()
         report.count("written", day)
         for name in ("lapse_risk", "metrics_date"):
             values = ok[name].tolist()
             report.count(name, values)
             report.count(f"day|{name}", [f"{d}|{v}" for d, v in zip(day, values, strict=True)])
         gone = superseded[superseded["user_id"].isin(set(committed))]
-        report.count("superseded", [self.days[i].isoformat() for i in gone["day_index"]])
+        report.count("superseded", labels[gone["day_index"].to_numpy()].tolist())

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fitness_jobs.core import metrics
 from fitness_jobs.core.metrics import (
     HISTORY_DAYS,
     METRIC_COLUMNS,
@@ -23,6 +24,7 @@ from fitness_jobs.core.metrics import (
     SETS_HISTORY_DAYS,
     compute_behavior_metrics,
     grouped_quantile,
+    with_local_times,
 )
 from fitness_jobs_tests.core.builders import REF, Scenario, local_instant, utc
 
@@ -663,8 +665,9 @@ def test_dst_week_has_seven_local_days(
 # ---------------------------------------------------------------------------- batch
 
 
-def test_batch_equals_one_user_at_a_time() -> None:
-    """Users with different zones, metrics days and cutoffs do not leak into each other."""
+def _mixed_users() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """30 users in zones from UTC−11 to UTC+14 (half-hour and DST ones), on different
+    metrics days, with random workouts of every status over 200 days."""
     rng = np.random.default_rng(7)
     zones = ["UTC", "Pacific/Kiritimati", "Pacific/Pago_Pago", "Asia/Kathmandu",
              "America/St_Johns", "Europe/Berlin", "America/New_York"]  # fmt: skip
@@ -682,7 +685,12 @@ def test_batch_equals_one_user_at_a_time() -> None:
                 minutes=float(rng.integers(10, 90)),
                 sets=((int(rng.integers(1, 12)), float(rng.integers(0, 120))),),
             )
-    users, workouts, sets = s.frames()
+    return s.frames()
+
+
+def test_batch_equals_one_user_at_a_time() -> None:
+    """Users with different zones, metrics days and cutoffs do not leak into each other."""
+    users, workouts, sets = _mixed_users()
     batch = compute_behavior_metrics(users, workouts, sets)
     singles = pd.concat(
         [compute_behavior_metrics(users.iloc[[i]], workouts, sets) for i in range(len(users))],
@@ -690,6 +698,57 @@ def test_batch_equals_one_user_at_a_time() -> None:
     )
     pd.testing.assert_frame_equal(batch, singles)
     assert (batch["sessions_28d"] > 0).any()
+
+
+def test_supplied_local_times_give_the_same_metrics_without_converting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A range run converts each instant once (``with_local_times``) for all its days:
+    the metrics must be those of converting in the call, and no conversion happens."""
+    users, workouts, sets = _mixed_users()
+    expected = compute_behavior_metrics(users, workouts, sets)
+    local_users, local_workouts = with_local_times(users, workouts)
+
+    def no_conversion(*_args: object) -> None:
+        raise AssertionError("converted again although local times were supplied")
+
+    monkeypatch.setattr(metrics, "local_wall_times", no_conversion)
+    got = compute_behavior_metrics(local_users, local_workouts, sets)
+    pd.testing.assert_frame_equal(got, expected)
+    assert (got["preferred_hour_local"].notna()).any()
+
+
+def test_with_local_times_uses_each_users_zone() -> None:
+    users = pd.DataFrame(
+        {
+            "user_id": [1, 2, 3],
+            "tz": ["Europe/Berlin", "Asia/Kathmandu", None],
+            "first_session_at": [utc("2026-01-10 23:30"), pd.NaT, utc("2026-01-01 00:00")],
+        }
+    )
+    workouts = pd.DataFrame(
+        {
+            "user_id": [1, 2, 9, 3],
+            "finalized_at": [
+                utc("2026-07-01 22:30"),  # CEST, UTC+2
+                utc("2026-07-01 18:20"),  # UTC+5:45
+                utc("2026-07-01 00:00"),  # no such user
+                utc("2026-07-01 00:00"),  # no zone
+            ],
+            "started_at": [utc("2026-07-01 21:30"), pd.NaT, pd.NaT, pd.NaT],
+        }
+    )
+    local_users, local_workouts = with_local_times(users, workouts)
+    assert local_workouts["finalized_local"].tolist()[:2] == [
+        pd.Timestamp("2026-07-02 00:30"),
+        pd.Timestamp("2026-07-02 00:05"),
+    ]
+    assert local_workouts["finalized_local"].iloc[2:].isna().all()
+    assert local_workouts["started_local"].tolist()[0] == pd.Timestamp("2026-07-01 23:30")
+    assert local_workouts["started_local"].iloc[1:].isna().all()
+    first = local_users["first_session_local"]
+    assert first.iloc[0] == pd.Timestamp("2026-01-11 00:30")  # CET, UTC+1
+    assert first.iloc[1:].isna().all()
 
 
 def test_grouped_quantile_matches_numpy() -> None:
