@@ -22,6 +22,43 @@ def local_wall_times(utc_values: np.ndarray, zones: np.ndarray) -> np.ndarray:
     return local.to_numpy(dtype="datetime64[us]")
 
 
+# Local wall times a caller may supply (``with_local_times``), so that computing many
+# days for the same users converts each instant to its zone once, not once a day.
+LOCAL_TIME_COLUMNS = frozenset({"finalized_local", "started_local"})
+FIRST_SESSION_LOCAL = "first_session_local"
+
+
+def naive_values(values: pd.Series) -> np.ndarray:
+    """Naive wall times as ``datetime64[us]`` (NaT preserved)."""
+    return values.to_numpy(dtype="datetime64[us]")
+
+
+def with_local_times(
+    users: pd.DataFrame, workouts: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``users`` with ``first_session_local`` and ``workouts`` with ``finalized_local``
+    and ``started_local``: those instants as naive wall times in the user's zone (NaT for
+    a missing instant, or a workout of a user not in ``users``), in one conversion.
+    :func:`fitness_jobs.core.metrics.compute_behavior_metrics` then uses them instead of converting again."""
+    zone_of = pd.Series(users["tz"].to_numpy(dtype=object), index=users["user_id"].to_numpy())
+    w_zone = workouts["user_id"].map(zone_of).to_numpy(dtype=object)
+    n = len(workouts)
+    local = local_wall_times(
+        np.concatenate(
+            [
+                utc_values(workouts["finalized_at"]),
+                utc_values(workouts["started_at"]),
+                utc_values(users["first_session_at"]),
+            ]
+        ),
+        np.concatenate([w_zone, w_zone, users["tz"].to_numpy(dtype=object)]),
+    )
+    return (
+        users.assign(**{FIRST_SESSION_LOCAL: local[2 * n :]}),
+        workouts.assign(finalized_local=local[:n], started_local=local[n : 2 * n]),
+    )
+
+
 def day_numbers_of(local: np.ndarray) -> np.ndarray:
     """Day numbers of naive local wall times (NaT → INT64 min)."""
     return local.astype("datetime64[D]").astype(np.int64)

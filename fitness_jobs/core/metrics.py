@@ -45,11 +45,14 @@ import pandas as pd
 
 from fitness_jobs.core import calendar, loads
 from fitness_jobs.core.arrays import (
+    FIRST_SESSION_LOCAL,
+    LOCAL_TIME_COLUMNS,
     day_numbers_of,
     floats,
     grouped_quantile,
     local_wall_times,
     minute_of_day,
+    naive_values,
     nullable_int,
     run_lengths,
     utc_values,
@@ -117,42 +120,6 @@ ON_TRACK = "on_track"
 _R_UNDEFINED = 1e-9
 
 
-# Local wall times a caller may supply (``with_local_times``), so that computing many
-# days for the same users converts each instant to its zone once, not once a day.
-LOCAL_TIME_COLUMNS = frozenset({"finalized_local", "started_local"})
-FIRST_SESSION_LOCAL = "first_session_local"
-
-
-def _naive(values: pd.Series) -> np.ndarray:
-    return values.to_numpy(dtype="datetime64[us]")
-
-
-def with_local_times(
-    users: pd.DataFrame, workouts: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``users`` with ``first_session_local`` and ``workouts`` with ``finalized_local``
-    and ``started_local``: those instants as naive wall times in the user's zone (NaT for
-    a missing instant, or a workout of a user not in ``users``), in one conversion.
-    :func:`compute_behavior_metrics` then uses them instead of converting again."""
-    zone_of = pd.Series(users["tz"].to_numpy(dtype=object), index=users["user_id"].to_numpy())
-    w_zone = workouts["user_id"].map(zone_of).to_numpy(dtype=object)
-    n = len(workouts)
-    local = local_wall_times(
-        np.concatenate(
-            [
-                utc_values(workouts["finalized_at"]),
-                utc_values(workouts["started_at"]),
-                utc_values(users["first_session_at"]),
-            ]
-        ),
-        np.concatenate([w_zone, w_zone, users["tz"].to_numpy(dtype=object)]),
-    )
-    return (
-        users.assign(**{FIRST_SESSION_LOCAL: local[2 * n :]}),
-        workouts.assign(finalized_local=local[:n], started_local=local[n : 2 * n]),
-    )
-
-
 def _lapse_band(days_since: np.ndarray, ratio: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         lapsed = ~(days_since < 30)  # also when days_since is NaN (no session)
@@ -199,9 +166,9 @@ def compute_behavior_metrics(
 
     w_row = row_all[cand_idx]
     if LOCAL_TIME_COLUMNS.issubset(workouts.columns) and FIRST_SESSION_LOCAL in users:
-        fin_local = _naive(workouts["finalized_local"])[cand_idx]
-        start_local = _naive(workouts["started_local"])[cand_idx]
-        first_local = _naive(users[FIRST_SESSION_LOCAL])
+        fin_local = naive_values(workouts["finalized_local"])[cand_idx]
+        start_local = naive_values(workouts["started_local"])[cand_idx]
+        first_local = naive_values(users[FIRST_SESSION_LOCAL])
     else:
         # One zone-by-zone conversion for every instant needed: finalized_at and
         # started_at of the candidate workouts, and the users' first_session_at.

@@ -11,15 +11,14 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from fitness_jobs.core.arrays import FIRST_SESSION_LOCAL, with_local_times
 from fitness_jobs.core.calendar import local_day_numbers
 from fitness_jobs.core.metrics import (
-    FIRST_SESSION_LOCAL,
     HISTORY_DAYS,
     METRIC_COLUMNS,
     METRICS_VERSION,
     SETS_HISTORY_DAYS,
     compute_behavior_metrics,
-    with_local_times,
 )
 from fitness_jobs.core.validation import validate_set_summaries
 from fitness_jobs.core.windows import snapshot_instant

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from fitness_jobs.core import metrics
+from fitness_jobs.core.arrays import with_local_times
 from fitness_jobs.core.metrics import (
     HISTORY_DAYS,
     METRIC_COLUMNS,
@@ -24,7 +25,6 @@ from fitness_jobs.core.metrics import (
     SETS_HISTORY_DAYS,
     compute_behavior_metrics,
     grouped_quantile,
-    with_local_times,
 )
 from fitness_jobs_tests.core.builders import REF, Scenario, local_instant, utc
 
