@@ -12,7 +12,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from fitness_jobs.core.isolation import SystematicFailure, first_line, short_traceback
-from fitness_jobs.db.bulk import is_transient
+from fitness_jobs.db.isolated_writes import is_transient
 from fitness_jobs.db.locks import LockTimeout
 from fitness_jobs.errors import ConfigurationError
 from fitness_jobs.pipelines import Log

@@ -7,7 +7,7 @@ run them as separate steps and merge the reports (:meth:`RunReport.add`).
 Isolation (design §8): bad rows are validated out first (counted by reason, or failing
 only their user); if the vectorised computation of a chunk raises, it is bisected until
 the users at fault are alone (``core.isolation``); if the database refuses a chunk's
-write, the write is bisected the same way (``db.bulk.write_isolated``).  Everyone else's
+write, the write is bisected the same way (``db.isolated_writes.write_isolated``).  Everyone else's
 rows commit.
 """
 
@@ -24,8 +24,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from fitness_jobs.core.isolation import UserError, isolate
-from fitness_jobs.db.bulk import write_isolated
 from fitness_jobs.db.engine import is_postgres
+from fitness_jobs.db.isolated_writes import write_isolated
 
 Frames = dict[str, pd.DataFrame]
 Out = TypeVar("Out")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from fitness_jobs.db import bulk
+from fitness_jobs.db import bulk, isolated_writes
 from fitness_jobs.db.engine import DatabaseConfigError, create_schema, make_engine, normalize_url
 from fitness_jobs.db.locks import partition_lock
 from fitness_jobs.db.schema import APP_TABLES, JOB_TABLES, Base
@@ -174,7 +174,7 @@ def test_a_refused_row_fails_only_its_user_after_bisection(db_engine: sa.Engine)
     def writer(conn: sa.Connection, ids: list[int]) -> int:
         return len(bulk.upsert(conn, "coach_usage_daily", [rows[i] for i in ids], ("usage_date",)))
 
-    outcome = bulk.write_isolated(db_engine, list(rows), writer)
+    outcome = isolated_writes.write_isolated(db_engine, list(rows), writer)
     # The driver names the refusal: psycopg's NotNullViolation, sqlite3's IntegrityError.
     code = "NotNullViolation" if db_engine.dialect.name == "postgresql" else "IntegrityError"
     assert outcome.failed == {6: f"write_rejected:{code}"}
@@ -198,7 +198,7 @@ def test_transient_errors_are_not_bisected(postgres_engine: sa.Engine) -> None:
         )
 
     with pytest.raises(sa.exc.OperationalError):
-        bulk.write_isolated(postgres_engine, [1, 2, 3], writer)
+        isolated_writes.write_isolated(postgres_engine, [1, 2, 3], writer)
     assert calls == [3]  # re-raised for the retry policy, not bisected
 
 
@@ -207,9 +207,9 @@ def test_transient_classification() -> None:
 
     locked = sa.exc.OperationalError("x", {}, sqlite3.OperationalError("database is locked"))
     missing = sa.exc.OperationalError("x", {}, sqlite3.OperationalError("no such table: users"))
-    assert bulk.is_transient(locked)
-    assert not bulk.is_transient(missing)
-    assert not bulk.is_transient(sa.exc.IntegrityError("x", {}, Exception("dup")))
+    assert isolated_writes.is_transient(locked)
+    assert not isolated_writes.is_transient(missing)
+    assert not isolated_writes.is_transient(sa.exc.IntegrityError("x", {}, Exception("dup")))
 
 
 def test_partition_lock_serialises_runs(db_engine: sa.Engine) -> None:

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from fitness_jobs.core.isolation import SystematicFailure
-from fitness_jobs.db import bulk
+from fitness_jobs.db import isolated_writes
 from fitness_jobs.db.engine import make_engine
 from fitness_jobs.db.locks import LockTimeout, partition_lock
 from fitness_jobs.defs.nightly.assets import coach_usage_daily, user_behavior_metrics
@@ -166,16 +166,16 @@ def test_transient_or_not(postgres_engine: sa.Engine) -> None:
         conn.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid})
     with pytest.raises(psycopg.OperationalError) as terminated:
         victim.execute("SELECT 1")
-    assert bulk.is_transient(sa.exc.OperationalError("SELECT 1", {}, terminated.value))
+    assert isolated_writes.is_transient(sa.exc.OperationalError("SELECT 1", {}, terminated.value))
 
     bad_role = make_engine(url.set(username="no_such_role").render_as_string(hide_password=False))
     with pytest.raises(sa.exc.OperationalError) as unknown_role:
         bad_role.connect()
     bad_role.dispose()
-    assert not bulk.is_transient(unknown_role.value)
+    assert not isolated_writes.is_transient(unknown_role.value)
     with pytest.raises(sa.exc.ProgrammingError) as missing, postgres_engine.connect() as conn:
         conn.exec_driver_sql("SELECT * FROM no_such_table")
-    assert not bulk.is_transient(missing.value)
+    assert not isolated_writes.is_transient(missing.value)
 
 
 def test_waiting_for_another_runs_lock_is_bounded_and_not_retried(
