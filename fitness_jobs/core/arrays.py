@@ -39,7 +39,7 @@ def with_local_times(
     """``users`` with ``first_session_local`` and ``workouts`` with ``finalized_local``
     and ``started_local``: those instants as naive wall times in the user's zone (NaT for
     a missing instant, or a workout of a user not in ``users``), in one conversion.
-    :func:`fitness_jobs.core.metrics.compute_behavior_metrics` then uses them instead of converting again."""
+    ``compute_behavior_metrics`` then uses them instead of converting again."""
     zone_of = pd.Series(users["tz"].to_numpy(dtype=object), index=users["user_id"].to_numpy())
     w_zone = workouts["user_id"].map(zone_of).to_numpy(dtype=object)
     n = len(workouts)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -109,7 +110,7 @@ class NightlyChunk:
     last: dt.date | None = None
     active: Mapping[dt.date, np.ndarray] | None = None
 
-    @property
+    @cached_property
     def days(self) -> list[dt.date]:
         return partition_days(self.partition, self.last or self.partition)
 
