@@ -19,6 +19,7 @@ import pandas as pd
 import psycopg
 import sqlalchemy as sa
 
+from fitness_jobs.db import binary_copy
 from fitness_jobs.db.schema import Base, UTCDateTime
 
 SQLITE_MAX_VARIABLES = 30_000
@@ -187,7 +188,8 @@ def upsert(
 
     Returns the keys of the rows actually written (inserted or updated), which is
     what a claim needs: with ``on_conflict="ignore"`` a key that already existed
-    is not returned.  A frame is staged by ``copy_frame_into`` on PostgreSQL.
+    is not returned.  On PostgreSQL a frame is staged by binary COPY (``db.binary_copy``),
+    or as CSV text (``copy_frame_into``) when a column needs text.
     """
     if len(records) == 0:
         return []
@@ -195,7 +197,7 @@ def upsert(
     cols = list(records.columns if isinstance(records, pd.DataFrame) else records[0].keys())
     update_cols = [c for c in cols if c not in key]
     postgres = conn.dialect.name == "postgresql"
-    stage = _stage(conn, tbl, records, cols)
+    stage, select, params = _stage(conn, tbl, records, cols)
     quoted = ", ".join(f'"{c}"' for c in cols)
     keys = ", ".join(f'"{k}"' for k in key)
     if on_conflict == "update" and update_cols:
@@ -213,8 +215,9 @@ def upsert(
         action = "DO NOTHING"
     # "WHERE true" keeps SQLite from reading ON CONFLICT as a join constraint.
     result = conn.exec_driver_sql(
-        f'INSERT INTO "{table_name}" ({quoted}) SELECT {quoted} FROM "{stage}" WHERE true '
-        f"ON CONFLICT ({keys}) {action} RETURNING {keys}"
+        f'INSERT INTO "{table_name}" ({quoted}) SELECT {", ".join(select)} FROM "{stage}" '
+        f"WHERE true ON CONFLICT ({keys}) {action} RETURNING {keys}",
+        params or None,
     )
     dates = [isinstance(tbl.c[k].type, sa.Date) for k in key]
     written = [_key_values(dates, row) for row in result]
@@ -222,10 +225,19 @@ def upsert(
     return written
 
 
-def _stage(conn: sa.Connection, tbl: sa.Table, records: Rows, cols: list[str]) -> str:
-    """Fill the connection's temporary staging table for ``tbl`` with ``records``."""
+def _stage(
+    conn: sa.Connection, tbl: sa.Table, records: Rows, cols: list[str]
+) -> tuple[str, list[str], dict[str, Any]]:
+    """Fill a temporary staging table for ``tbl`` with ``records``: its name, the
+    expression selecting each column of ``cols`` from it, and their parameters.  A frame
+    goes by binary COPY when every column allows (``db.binary_copy``), else as text."""
     stage = f"_stage_{tbl.name}"
+    plain = [f'"{c}"' for c in cols]
     if conn.dialect.name == "postgresql":
+        if isinstance(records, pd.DataFrame):
+            staged = binary_copy.stage_frame(conn, records, tbl)
+            if staged is not None:
+                return staged.table, staged.select, staged.params
         # Columns only: no defaults, constraints or sequence ownership, so the temporary
         # table depends on nothing (a pooled connection keeping it never blocks DDL).
         conn.exec_driver_sql(
@@ -235,10 +247,10 @@ def _stage(conn: sa.Connection, tbl: sa.Table, records: Rows, cols: list[str]) -
         conn.exec_driver_sql(f'TRUNCATE "{stage}"')
         if isinstance(records, pd.DataFrame):
             copy_frame_into(conn, records, stage)
-            return stage
+            return stage, plain, {}
         for part in _chunks(records, PG_COPY_CHUNK_ROWS):
             copy_into(conn, tbl, part, cols, into=stage)
-        return stage
+        return stage, plain, {}
     conn.exec_driver_sql(
         f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" AS SELECT * FROM "{tbl.name}" WHERE 0'
     )
@@ -252,7 +264,7 @@ def _stage(conn: sa.Connection, tbl: sa.Table, records: Rows, cols: list[str]) -
     placeholders = ", ".join("?" for _ in cols)
     quoted = ", ".join(f'"{c}"' for c in cols)
     conn.exec_driver_sql(f'INSERT INTO "{stage}" ({quoted}) VALUES ({placeholders})', rows)
-    return stage
+    return stage, plain, {}
 
 
 def _sqlite_converter(column: sa.ColumnElement[Any]) -> Callable[[Any], Any]:
