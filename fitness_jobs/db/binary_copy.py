@@ -88,7 +88,8 @@ def _dates(column: pd.Series) -> Field:
 
 def _instants(column: pd.Series) -> Field:
     instants = pd.to_datetime(column, utc=True).dt.tz_localize(None)  # naive means UTC
-    micros = instants.to_numpy(dtype="datetime64[us]")
+    # PostgreSQL keeps microseconds, rounding finer text to the nearest one.
+    micros = instants.dt.round("us").to_numpy(dtype="datetime64[us]")
     nulls = np.isnat(micros)
     values = micros.astype(np.int64) - PG_EPOCH_US
     return Field("timestamptz", np.where(nulls, 0, values), nulls)
@@ -152,7 +153,10 @@ def stage_frame(conn: sa.Connection, frame: pd.DataFrame, tbl: sa.Table) -> Stag
     column cannot be staged this way (nothing is written then)."""
     fields = []
     for name in frame.columns:
-        field = encode(frame[name], tbl.c[name].type)
+        try:
+            field = encode(frame[name], tbl.c[name].type)
+        except (ValueError, TypeError, OverflowError):  # e.g. a date past pandas' range
+            return None
         if field is None:
             return None
         fields.append(field)

@@ -117,3 +117,13 @@ def test_columns_it_cannot_encode_fall_back_to_text() -> None:
     assert binary_copy.encode(pd.Series([1.5, 2.0]), table.c["sessions_7d"].type) is None
     assert binary_copy.encode(pd.Series([1, 2]), table.c["timezone"].type) is None
     assert binary_copy.encode(pd.Series([{"a": 1}]), sa.JSON()) is None
+
+
+def test_dates_far_from_now_arrive_exactly(postgres_engine: sa.Engine) -> None:
+    """Dates past nanosecond instants' range (2262) and before the 2000 epoch."""
+    frame = _frame().head(3)
+    frame["metrics_date"] = [dt.date(9999, 12, 31), dt.date(1999, 12, 31), dt.date(1, 1, 1)]
+    with postgres_engine.begin() as conn:
+        assert len(bulk.upsert(conn, TABLE, frame, KEY)) == 3
+    got = _read(postgres_engine)["metrics_date"].tolist()
+    assert sorted(got) == sorted(frame["metrics_date"].tolist())
