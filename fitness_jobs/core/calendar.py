@@ -90,8 +90,9 @@ def to_local_naive(instants: pd.Series, tz: pd.Series) -> pd.Series:
     rows = np.flatnonzero(~np.isnat(utc) & pd.notna(zones))
     if rows.size:
         codes, names = pd.factorize(zones[rows])
-        by_zone = rows[np.argsort(codes, kind="stable")]
-        bounds = np.searchsorted(np.sort(codes), np.arange(len(names) + 1))
+        order = np.argsort(codes, kind="stable")
+        by_zone = rows[order]
+        bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
         for k, zone in enumerate(names):
             these = by_zone[bounds[k] : bounds[k + 1]]
             local = pd.DatetimeIndex(utc[these]).tz_localize("UTC").tz_convert(str(zone))

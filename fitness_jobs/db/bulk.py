@@ -108,9 +108,7 @@ def copy_frame_into(conn: sa.Connection, frame: pd.DataFrame, into: str) -> int:
         return 0
     quoted = ", ".join(f'"{c}"' for c in frame.columns)
     statement = f'COPY "{into}" ({quoted}) FROM STDIN WITH (FORMAT csv)'
-    text = _distinct_instants_as_text(frame).to_csv(
-        header=False, index=False, na_rep="", lineterminator="\n"
-    )
+    text = frame.to_csv(header=False, index=False, na_rep="", lineterminator="\n")
     raw = conn.connection.driver_connection
     assert raw is not None
     try:
@@ -119,21 +117,6 @@ def copy_frame_into(conn: sa.Connection, frame: pd.DataFrame, into: str) -> int:
     except psycopg.Error as exc:
         raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
     return len(frame)
-
-
-def _distinct_instants_as_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with its instant columns as ISO text, each distinct instant formatted
-    once: a run's rows share a few (``snapshot_at``, ``computed_at``), and pandas would
-    format every cell."""
-    instants = [c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])]
-    if not instants:
-        return frame
-    text = {}
-    for column in instants:
-        codes, distinct = pd.factorize(frame[column])
-        labels = np.array([*distinct.astype(str), None], dtype=object)
-        text[column] = labels[codes]  # code -1 (NaT) → the appended None → NULL
-    return frame.assign(**text)
 
 
 def insert(conn: sa.Connection, table_name: str, records: Sequence[Mapping[str, Any]]) -> int:
