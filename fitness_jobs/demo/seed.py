@@ -131,6 +131,7 @@ def seed_demo(
                         users += _write_block(conn, frames, counts, freeze)
                         report("users", users, total)
                 bump_sequences(conn)
+            analyze(engine)
             return counts
 
         with engine.begin() as conn:
@@ -152,6 +153,15 @@ def seed_demo(
         if postgres:
             with engine.begin() as conn:
                 bump_sequences(conn)
+            analyze(engine)
         return counts
     finally:
         blocks.close()
+
+
+def analyze(engine: sa.Engine) -> None:
+    """``ANALYZE`` the tables just loaded, as autovacuum would soon after: until then the
+    planner has no statistics for them, and the first jobs on fresh demo data would get
+    plans no production database gets (twice the reads, seen at 100k users)."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("ANALYZE " + ", ".join(f'"{t}"' for t in WRITE_ORDER))

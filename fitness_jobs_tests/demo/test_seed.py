@@ -339,3 +339,25 @@ def test_copy_errors_surface_as_sqlalchemy_errors(postgres_engine: sa.Engine) ->
     frame = generate_demo(DemoConfig(users=3, seed=1, days=20, today=TODAY))["workouts"]
     with pytest.raises(sa.exc.IntegrityError), postgres_engine.begin() as conn:
         copy_columns(conn, "workouts", table_columns(frame, "workouts"))  # no such users
+
+
+@pytest.mark.parametrize("bulk_load", [True, False])
+def test_seed_on_postgres_analyzes_what_it_loaded(
+    postgres_engine: sa.Engine, bulk_load: bool
+) -> None:
+    """The planner has statistics for the new rows before the first job reads them."""
+    query = sa.text(
+        "SELECT relname, coalesce(extract(epoch FROM last_analyze), 0) FROM pg_stat_user_tables "
+        "WHERE relname = ANY(:tables)"
+    )
+    with postgres_engine.connect() as conn:
+        before = dict(conn.execute(query, {"tables": list(WRITE_ORDER)}).all())
+    seed_demo(postgres_engine, CONFIG, bulk_load=bulk_load)
+    with postgres_engine.connect() as conn:
+        after = dict(conn.execute(query, {"tables": list(WRITE_ORDER)}).all())
+        workouts = conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_stats WHERE tablename = 'workouts'"
+        ).scalar_one()
+    assert sorted(after) == sorted(WRITE_ORDER)
+    assert all(after[name] > before[name] for name in WRITE_ORDER), (before, after)
+    assert workouts > 0
