@@ -1,9 +1,10 @@
 """The I/O floor of a nightly partition on PostgreSQL: moving only the rows the job moves.
 
 *Read*: the job's own reads, chunk by chunk (the same statements, via ``NightlyChunk.read``),
-with every ``COPY (SELECT …) TO STDOUT`` streamed to nowhere instead of parsed into
-frames.  *Write*: the rows the job wrote for the snapshot, copied out and ``COPY``-ed into
-a temporary table of the same shape.  No validation, no computation, no upsert logic.
+with every ``COPY (SELECT …) TO STDOUT`` streamed to nowhere (by the job's own
+``copy_to``) instead of parsed into frames.  *Write*: the rows the job wrote for the
+snapshot, copied out and ``COPY``-ed into a temporary table of the same shape.  No
+validation, no computation, no upsert logic.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import sqlalchemy as sa
 from fitness_jobs.core.windows import snapshot_instant
 from fitness_jobs.db import reads
 from fitness_jobs.db.bulk import chunked
+from fitness_jobs.db.copy_out import copy_to
 from fitness_jobs.pipelines.nightly import DEFAULT_CHUNK_SIZE, NightlyChunk
 
 
@@ -37,11 +39,9 @@ def _discarding_copies() -> Iterator[list[int]]:
         raw = conn.connection.driver_connection
         assert raw is not None
         statement = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)"
-        size = 0
-        with raw.cursor() as cur, cur.copy(statement, compiled.construct_params()) as copy:
-            for block in copy:
-                size += len(block)
-        moved.append(size)
+        sizes: list[int] = []
+        copy_to(raw, statement, compiled.construct_params(), lambda row: sizes.append(len(row)))
+        moved.append(sum(sizes))
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
 
     reads._copy_out = copy_to_nowhere  # type: ignore[assignment]
@@ -73,13 +73,13 @@ def run_floor(
     with engine.begin() as conn:
         raw = conn.connection.driver_connection
         assert raw is not None
+        copy_to(
+            raw,
+            "COPY (SELECT * FROM user_behavior_metrics WHERE snapshot_at = %s) TO STDOUT",
+            (as_of,),
+            buffer.write,
+        )
         with raw.cursor() as cur:
-            with cur.copy(
-                "COPY (SELECT * FROM user_behavior_metrics WHERE snapshot_at = %s) TO STDOUT",
-                (as_of,),
-            ) as copy:
-                for block in copy:
-                    buffer.write(block)
             cur.execute(
                 "CREATE TEMP TABLE floor_metrics (LIKE user_behavior_metrics) ON COMMIT DROP"
             )

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from fitness_jobs.core.metrics import SESSION_STATUSES
+from fitness_jobs.db.copy_out import copy_to
 from fitness_jobs.db.schema import (
     BodyWeightLog,
     LlmUsageDaily,
@@ -150,9 +151,7 @@ def _copy_out(conn: sa.Connection, stmt: sa.Select[Any], columns: Sequence[str])
     buffer = io.BytesIO()
     statement = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)"
     try:
-        with raw.cursor() as cur, cur.copy(statement, compiled.construct_params()) as copy:
-            for block in copy:
-                buffer.write(block)
+        copy_to(raw, statement, compiled.construct_params(), buffer.write)
     except psycopg.Error as exc:
         raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
     if not buffer.tell():
