@@ -14,7 +14,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from fitness_jobs.core.report import MAX_E1RM_REPS
-from fitness_jobs.db.reads import FINALIZED_STATUSES, read_frame
+from fitness_jobs.db.reads import FINALIZED_STATUSES, among, read_frame
 from fitness_jobs.db.schema import User, WeeklyReport, Workout, WorkoutSet
 from fitness_jobs.db.validity import valid_set, valid_workout
 
@@ -105,7 +105,7 @@ def prior_best_e1rm(
         sa.select(w.c.user_id, s.c.exercise, sa.func.max(e1rm))
         .join(w, w.c.id == s.c.workout_id)
         .where(
-            w.c.user_id.in_(list(user_ids)),
+            among(conn, w.c.user_id, user_ids),
             w.c.status.in_(FINALIZED_STATUSES),
             w.c.finalized_at <= until,
             valid_workout(w, now),

@@ -31,7 +31,7 @@ from fitness_jobs.core.calendar import (
     local_day_numbers,
 )
 from fitness_jobs.core.isolation import UserError
-from fitness_jobs.core.metrics import HISTORY_DAYS, compute_behavior_metrics
+from fitness_jobs.core.metrics import HISTORY_DAYS, SESSION_STATUSES, compute_behavior_metrics
 from fitness_jobs.core.prediction import predict_transformations
 from fitness_jobs.core.report import build_weekly_reports
 from fitness_jobs.core.validation import validate_weigh_ins
@@ -159,7 +159,15 @@ class WeeklyChunk:
         )
         weigh_after = self._week_end_utc - dt.timedelta(days=WEIGH_IN_DAYS) - MARGIN
         frames["weights"] = reads.weigh_ins(conn, user_ids, weigh_after, upper)
-        frames["best"] = queries.prior_best_e1rm(conn, user_ids, detail_after, self.now)
+        # Earlier bests only matter for the lifts of week W: only users with a session
+        # finalized near it (unvalidated, so a superset) need them, and that history read
+        # is the heaviest of the chunk's.
+        workouts = frames["workouts"]
+        near = workouts["status"].isin(SESSION_STATUSES) & (
+            workouts["finalized_at"] > week_start_utc - MARGIN
+        )
+        trained = sorted(set(workouts.loc[near, "user_id"].tolist()))
+        frames["best"] = queries.prior_best_e1rm(conn, trained, detail_after, self.now)
         return frames
 
     def validate(self, raw: Frames) -> Validated:

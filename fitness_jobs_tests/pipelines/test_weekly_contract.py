@@ -122,6 +122,64 @@ def test_personal_records_against_the_database_bests_of_earlier_weeks(
     assert report["first_time_exercises"] == ["overhead press"]
 
 
+def test_earlier_bests_are_read_only_for_users_with_a_session_near_the_week(
+    db_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The history of bests is the chunk's heaviest read, and only week W's lifts use it.
+    A Kiritimati (UTC+14) session early on Monday of W is finalized on Sunday in UTC: its
+    user is still read, and gets the record; users without a session (an abandoned workout
+    only, or training weeks ago) are not read and have no lifts."""
+    from fitness_jobs.db import weekly as queries
+
+    seen: list[int] = []
+    real = queries.prior_best_e1rm
+
+    def spy(conn: sa.Connection, user_ids: Any, until: Any, now: Any) -> pd.DataFrame:
+        seen.extend(user_ids)
+        return real(conn, user_ids, until, now)
+
+    monkeypatch.setattr(queries, "prior_best_e1rm", spy)
+    old = ts("2026-09-07 10:00")  # W − 70 days: only the history of bests has it
+    monday_early = _local(W, "00:30", "Pacific/Kiritimati")
+    assert monday_early < ts("2026-11-16 00:00")
+    write(
+        db_engine,
+        users=[
+            user(1, timezone="UTC"),
+            user(2, timezone="Pacific/Kiritimati"),
+            user(3, timezone="UTC"),
+            user(4, timezone="UTC"),
+        ],
+        workouts=[
+            *(workout(uid, old, id=100 + uid) for uid in (1, 2, 3, 4)),
+            workout(1, ts("2026-11-22 23:30"), id=201),  # Sunday W, late
+            workout(2, monday_early, id=202),
+            workout(3, ts("2026-10-26 10:00"), id=203),  # W − 21 days
+            workout(4, ts("2026-11-18 10:00"), id=204, status="abandoned"),
+        ],
+        sets=[
+            *(
+                workout_set(100 + uid, exercise="bench press", reps=5, weight_kg=100.0)
+                for uid in (1, 2, 3, 4)
+            ),
+            *(
+                workout_set(200 + uid, exercise="bench press", reps=5, weight_kg=105.0)
+                for uid in (1, 2, 3, 4)
+            ),
+        ],
+    )
+    run = run_weekly(db_engine, mode="catch_up", week=W, now=NOW)
+    assert run.failed == {} and run.written_user_ids == [1, 2, 3, 4]
+    assert sorted(seen) == [1, 2]
+    reports = {int(r["user_id"]): _report_json(r) for _, r in report_rows(db_engine, W).iterrows()}
+    for uid in (1, 2):
+        (record,) = reports[uid]["personal_records"]
+        assert record["previous_best_e1rm_kg"] == round(_epley(100.0, 5), 3)
+        assert record["e1rm_kg"] == round(_epley(105.0, 5), 3) == 122.5
+    for uid in (3, 4):
+        assert reports[uid]["top_lifts"] == [] and reports[uid]["personal_records"] == []
+
+
 # --------------------------------------------------------------------------- loads at W+6
 
 ZONE = "Asia/Kathmandu"  # +5:45: local days differ from UTC days
