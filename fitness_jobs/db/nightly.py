@@ -1,86 +1,18 @@
-"""Queries of the nightly job: its sets read as one summary row per workout, and its
-checks (coverage and value ranges of one snapshot)."""
+"""Queries of the nightly job: coach requests by day, and its checks (coverage and value
+ranges of one snapshot)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 
 from fitness_jobs.db import reads
 from fitness_jobs.db.bulk import chunked
-from fitness_jobs.db.reads import among, read_frame
-from fitness_jobs.db.schema import LlmUsageDaily, UserBehaviorMetrics, Workout, WorkoutSet
-from fitness_jobs.db.validity import valid_set_value
-
-SET_SUMMARY_COLUMNS = [
-    "workout_id",
-    "user_id",
-    "sets",
-    "invalid_reps",
-    "invalid_weight",
-    "volume_16ths",
-    "inexact",
-]
-
-
-def _count(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
-    return sa.func.sum(sa.case((condition, 1), else_=0))
-
-
-def _quarters(column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
-    """A whole number of quarters: its product with 4 equals its whole-number cast."""
-    return column * 4 == sa.cast(column * 4, sa.BigInteger)
-
-
-def set_summaries(
-    conn: sa.Connection, user_ids: Sequence[int], after: dt.datetime, until: dt.datetime
-) -> pd.DataFrame:
-    """Per workout finalized in ``(after, until]`` with sets, what the validation and the
-    volume load need of its sets, one row instead of one per set (``SET_SUMMARY_COLUMNS``):
-    ``sets``; ``invalid_reps``; ``invalid_weight`` (reps valid, weight not), as
-    ``validate_sets`` judges them (``db.validity``); ``volume_16ths``, Σ 16·reps·weight_kg
-    of the valid working sets (``is_warmup`` not true) whose reps and weight are whole
-    quarters, and ``inexact``, how many valid working sets are not.
-
-    Whole quarters make every product and every partial sum exact in floating point, so
-    the volume is the same float whatever the order of summation (as the sum of the sets
-    one by one, in id order).  A user with an inexact set needs the sets themselves.
-    Nested CASEs: a value is only cast once known valid (a NaN weight cannot be)."""
-    w = Workout.__table__
-    s = WorkoutSet.__table__
-    reps_ok = valid_set_value(s, "reps")
-    weight_ok = valid_set_value(s, "weight_kg")
-    working = sa.and_(reps_ok, weight_ok, sa.not_(sa.func.coalesce(s.c.is_warmup, False)))
-    exact = sa.and_(_quarters(s.c.reps), _quarters(s.c.weight_kg))
-    product = sa.cast(s.c.reps, sa.Float) * sa.cast(s.c.weight_kg, sa.Float) * 16
-    volume = sa.case((working, sa.case((exact, sa.cast(product, sa.BigInteger)), else_=0)), else_=0)
-    inexact = sa.case((working, sa.case((exact, 0), else_=1)), else_=0)
-    stmt = (
-        sa.select(
-            s.c.workout_id,
-            w.c.user_id,
-            sa.func.count(),
-            _count(sa.not_(reps_ok)),
-            _count(sa.and_(reps_ok, sa.not_(weight_ok))),
-            sa.func.sum(volume),
-            sa.func.sum(inexact),
-        )
-        .join(w, w.c.id == s.c.workout_id)
-        .where(
-            among(conn, w.c.user_id, user_ids),
-            w.c.finalized_at > after,
-            w.c.finalized_at <= until,
-        )
-        .group_by(s.c.workout_id, w.c.user_id)
-    )
-    frame = read_frame(conn, stmt, SET_SUMMARY_COLUMNS)
-    for col in SET_SUMMARY_COLUMNS:
-        frame[col] = pd.to_numeric(frame[col]).astype("int64")
-    return frame
+from fitness_jobs.db.reads import among
+from fitness_jobs.db.schema import LlmUsageDaily, UserBehaviorMetrics
 
 
 def coach_requests_by_day(

@@ -94,13 +94,20 @@ def prior_best_e1rm(
     The rows are those the validation keeps (``db.validity``, with the run's ``now``);
     e1RM as in the report: reps 1 → the weight, 2 to ``MAX_E1RM_REPS`` → ``w·(1 + r/30)``,
     more reps or a 0 kg set carry none.
+
+    The arithmetic is the report's to the last bit, so that a best from here and one from
+    the sets read one by one compare exactly: double precision (SQLAlchemy renders
+    ``reps / 30.0`` as a division by a double), on the weight the client reads.  A
+    PostgreSQL ``real`` reaches the client as its shortest decimal text (72.3, not
+    72.30000305…), so on PostgreSQL the weight goes through that text here too; SQLite
+    stores doubles already.
     """
     w = Workout.__table__
     s = WorkoutSet.__table__
-    e1rm = sa.case(
-        (s.c.reps == 1, s.c.weight_kg),
-        else_=s.c.weight_kg * (1.0 + s.c.reps / 30.0),
-    )
+    weight: sa.ColumnElement[Any] = s.c.weight_kg
+    if conn.dialect.name == "postgresql":
+        weight = sa.cast(sa.cast(s.c.weight_kg, sa.Text), sa.Float(precision=53))
+    e1rm = sa.case((s.c.reps == 1, weight), else_=weight * (1.0 + s.c.reps / 30.0))
     stmt = (
         sa.select(w.c.user_id, s.c.exercise, sa.func.max(e1rm))
         .join(w, w.c.id == s.c.workout_id)

@@ -5,9 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+import numpy as np
+import pandas as pd
 import sqlalchemy as sa
 
-from fitness_jobs.core.validation import validate_sets, validate_users, validate_workouts
+from fitness_jobs.core.validation import (
+    validate_set_summaries,
+    validate_sets,
+    validate_users,
+    validate_workouts,
+)
 from fitness_jobs.db import reads
 from fitness_jobs.pipelines.runner import Frames, Validated
 
@@ -48,4 +55,35 @@ def validate_history(raw: Frames, now: dt.datetime) -> Validated:
         failed=failed,
         excluded_rows=workouts_excluded + sets_excluded,
         timezones=timezones,
+    )
+
+
+def inexact_volume_users(sets: pd.DataFrame) -> np.ndarray:
+    """Users with a set whose reps or weight is not a whole number of quarters (or is
+    missing).  Whole quarters make every product and partial sum of a volume exact, in any
+    order; these users' sums depend on the order, so they need all their sets one by one
+    (``db.set_summaries`` judges the rows it summarises the same way)."""
+    reps = pd.to_numeric(sets["reps"], errors="coerce").to_numpy(dtype=float) * 4
+    weight = pd.to_numeric(sets["weight_kg"], errors="coerce").to_numpy(dtype=float) * 4
+    with np.errstate(invalid="ignore"):
+        exact = (reps == np.floor(reps)) & (weight == np.floor(weight))
+    return np.unique(sets["user_id"].to_numpy()[~exact]).astype(np.int64)
+
+
+def summaries_as_sets(valid: Validated, summaries: pd.DataFrame) -> pd.DataFrame:
+    """The summaries of the kept workouts as sets: one working set of the workout's whole
+    (exact) volume, ``1 × volume``, with ``set_id`` 0.  The summarised rows' exclusions
+    are added to ``valid.excluded_rows``, as ``validate_sets`` would count them."""
+    kept_ids = valid.frames["workouts"]["workout_id"]
+    kept, excluded = validate_set_summaries(summaries, kept_ids.tolist())
+    valid.excluded_rows.update(excluded)
+    return pd.DataFrame(
+        {
+            "set_id": np.zeros(len(kept), dtype=np.int64),
+            "workout_id": kept["workout_id"].to_numpy(dtype=np.int64),
+            "user_id": kept["user_id"].to_numpy(dtype=np.int64),
+            "reps": 1.0,
+            "weight_kg": kept["volume_16ths"].to_numpy() / 16.0,
+            "is_warmup": False,
+        }
     )

@@ -21,13 +21,13 @@ from fitness_jobs.core.metrics import (
     SETS_HISTORY_DAYS,
     compute_behavior_metrics,
 )
-from fitness_jobs.core.validation import validate_set_summaries
 from fitness_jobs.core.windows import snapshot_instant
 from fitness_jobs.db import nightly as queries
 from fitness_jobs.db import reads
 from fitness_jobs.db.bulk import upsert
 from fitness_jobs.db.schema import APP_TABLES
-from fitness_jobs.pipelines.history import validate_history
+from fitness_jobs.db.set_summaries import set_summaries
+from fitness_jobs.pipelines.history import summaries_as_sets, validate_history
 from fitness_jobs.pipelines.runner import ChunkReport, Frames, Validated
 
 DEFAULT_CHUNK_SIZE = 5_000
@@ -135,7 +135,7 @@ class NightlyChunk:
                 conn, user_ids, snapshot_instant(first) - WORKOUT_SPAN, until
             ).sort_values("workout_id", kind="stable", ignore_index=True),
         }
-        summaries = queries.set_summaries(conn, user_ids, sets_after, until)
+        summaries = set_summaries(conn, user_ids, sets_after, until)
         inexact = np.unique(summaries.loc[summaries["inexact"] > 0, "user_id"].to_numpy())
         frames["set_summaries"] = summaries[~summaries["user_id"].isin(inexact)]
         sets = (
@@ -187,20 +187,8 @@ class NightlyChunk:
             if parts
             else pd.DataFrame(columns=["user_id", "day_index", "metrics_day", "coach_requests_7d"])
         )
-        kept_ids = valid.frames["workouts"]["workout_id"]
-        summaries, excluded = validate_set_summaries(raw["set_summaries"], kept_ids.tolist())
-        valid.excluded_rows.update(excluded)
         # A kept workout's summary as one set of its whole (exact) volume: 1 × volume.
-        as_sets = pd.DataFrame(
-            {
-                "set_id": 0,
-                "workout_id": summaries["workout_id"].to_numpy(),
-                "user_id": summaries["user_id"].to_numpy(),
-                "reps": 1.0,
-                "weight_kg": summaries["volume_16ths"].to_numpy() / 16.0,
-                "is_warmup": False,
-            }
-        ).astype(SET_DTYPES)
+        as_sets = summaries_as_sets(valid, raw["set_summaries"]).astype(SET_DTYPES)
         sets = pd.concat([valid.frames["sets"], as_sets], ignore_index=True)
         finalized = valid.frames["workouts"].set_index("workout_id")["finalized_at"]
         valid.frames["sets"] = sets.assign(finalized_at=sets["workout_id"].map(finalized))

@@ -777,3 +777,39 @@ def test_report_modules_are_pure() -> None:
         assert not [m for m in imports if m.split(".")[0] in ("dagster", "sqlalchemy")], path
         if path.parent == root:  # the split of the 764-line report.py
             assert len(source.splitlines()) <= 400, path
+
+
+def test_a_summary_row_counts_in_the_volume_only() -> None:
+    """A row standing for a whole workout's volume (``summary``: ``1 × volume``, no
+    exercise) adds to the week's volume but is never a lift, a record's history or a hard
+    set, even inside week W."""
+    d = Data()
+    d.user(1)
+    d.add_sets(d.workout(1, 1), "bench press", "chest", 5, 100.0)  # 500 kg, e1RM 116.667
+    summarised = d.workout(1, 2)
+    users, workouts, sets = d.frames()
+    whole = {"workout_id": summarised, "user_id": 1, "reps": 1, "weight_kg": 5000.0}
+    sets = pd.concat(
+        [
+            sets.assign(summary=False),
+            pd.DataFrame([{**whole, "is_warmup": False, "summary": True}]),
+        ],
+        ignore_index=True,
+    )
+    prior = pd.DataFrame(columns=["user_id", "exercise", "best_e1rm"])
+    out = build_weekly_reports(
+        users, W, workouts, sets, prior, pd.DataFrame(d.metrics), _no_predictions(users)
+    ).set_index("user_id")
+    report = out.loc[1, "report"]
+    assert out.loc[1, "volume_load_kg"] == 5500.0
+    assert [lift["exercise"] for lift in report["top_lifts"]] == ["bench press"]
+    assert report["top_lifts"][0]["first_time"] is True
+    assert [h["muscle_group"] for h in report["hard_sets"]] == ["chest"]
+
+
+def _no_predictions(users: pd.DataFrame) -> pd.DataFrame:
+    profiles = pd.DataFrame(
+        {"user_id": users["user_id"], "sex": None, "birth_date": None, "height_cm": np.nan}
+    )
+    empty = pd.DataFrame({"user_id": [], "local_day": [], "weight_kg": []})
+    return predict_transformations(empty, profiles, W)

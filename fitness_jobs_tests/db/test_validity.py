@@ -9,8 +9,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from fitness_jobs.core.validation import validate_set_summaries, validate_sets, validate_workouts
-from fitness_jobs.db import nightly, reads
+from fitness_jobs.db import reads
 from fitness_jobs.db.schema import Workout, WorkoutSet
+from fitness_jobs.db.set_summaries import set_summaries
 from fitness_jobs.db.validity import valid_set, valid_workout
 from fitness_jobs_tests.factories import ts, user, workout, workout_set, write
 
@@ -106,7 +107,7 @@ def test_set_summaries_count_and_sum_as_the_sets_themselves(db_engine: sa.Engine
     write(db_engine, users=[user(1)], workouts=WORKOUTS, sets=sets)
     after, until = ts("2026-01-01 00:00"), ts("2027-01-01 00:00")
     with db_engine.connect() as conn:
-        summaries = nightly.set_summaries(conn, [1], after, until).set_index("workout_id")
+        summaries = set_summaries(conn, [1], after, until).set_index("workout_id")
         set_frame = reads.workout_sets(conn, [1], after, until)
     kept_workouts = [1, 3, 4, 6, 9, 12, 14]
     kept_sets, expected = validate_sets(set_frame, kept_workout_ids=kept_workouts)

@@ -109,9 +109,9 @@ def terminate(url: str, admin_conninfo: str, partition: str, chunk_size: str) ->
 
 def kill_after_claim(url: str, week: str, chunk_size: str, kill_on: str) -> int:
     from fitness_jobs.db.engine import make_engine
-    from fitness_jobs.pipelines import weekly
+    from fitness_jobs.pipelines import weekly, weekly_chunk
 
-    real = weekly.upsert
+    real = weekly_chunk.upsert
     claims: list[int] = []
 
     def upsert(
@@ -122,7 +122,7 @@ def kill_after_claim(url: str, week: str, chunk_size: str, kill_on: str) -> int:
         **options: Any,
     ) -> list[tuple[Any, ...]]:
         written = real(conn, table_name, records, key, **options)
-        if table_name == weekly.REPORTS_TABLE:
+        if table_name == weekly_chunk.REPORTS_TABLE:
             claims.append(len(written))
             if len(claims) == int(kill_on):
                 # The claim is in this (open) transaction; the predictions and the commit
@@ -131,7 +131,7 @@ def kill_after_claim(url: str, week: str, chunk_size: str, kill_on: str) -> int:
                 os._exit(9)
         return written
 
-    weekly.upsert = upsert  # type: ignore[assignment]
+    weekly_chunk.upsert = upsert  # type: ignore[assignment]
     run = weekly.run_weekly(
         make_engine(url),
         mode="catch_up",

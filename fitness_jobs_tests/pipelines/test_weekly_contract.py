@@ -180,6 +180,34 @@ def test_earlier_bests_are_read_only_for_users_with_a_session_near_the_week(
         assert reports[uid]["top_lifts"] == [] and reports[uid]["personal_records"] == []
 
 
+def test_earlier_bests_use_the_weights_the_report_reads(db_engine: sa.Engine) -> None:
+    """20.0105 kg is stored in a PostgreSQL ``real`` as 20.01049995…; the report reads it as
+    20.0105 (the shortest text), so the earlier best, aggregated by the database, must be
+    computed from that value too: equal lifts show equal e1RMs (20.011, not 20.01 beside
+    20.011), on both databases."""
+    old = ts("2026-09-07 10:00")  # W − 70 days: only the database's bests have it
+    weight = 20.0105
+    write(
+        db_engine,
+        users=[user(1, timezone="UTC")],
+        workouts=[workout(1, old, id=100), workout(1, ts("2026-11-18 10:00"), id=200)],
+        sets=[
+            workout_set(100, exercise="bench press", reps=1, weight_kg=weight),
+            workout_set(100, exercise="squat", reps=1, weight_kg=weight),
+            workout_set(200, exercise="bench press", reps=1, weight_kg=weight),
+            workout_set(200, exercise="squat", reps=1, weight_kg=30.0),
+        ],
+    )
+    run_weekly(db_engine, mode="catch_up", week=W, now=NOW)
+    report = _report_json(report_rows(db_engine, W).iloc[0])
+    top = {lift["exercise"]: lift for lift in report["top_lifts"]}
+    assert top["bench press"]["e1rm_kg"] == top["bench press"]["previous_best_e1rm_kg"] == 20.011
+    assert top["bench press"]["personal_record"] is False
+    (record,) = report["personal_records"]
+    assert record["exercise"] == "squat" and record["previous_best_e1rm_kg"] == 20.011
+    assert record["improvement_kg"] == round(30.0 - weight, 3)
+
+
 # --------------------------------------------------------------------------- loads at W+6
 
 ZONE = "Asia/Kathmandu"  # +5:45: local days differ from UTC days

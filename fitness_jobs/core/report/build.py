@@ -9,8 +9,10 @@ Inputs, all for the users of one chunk (see the package docstring for the rules)
   the volume and records need only ``W − 28``) to the end of ``W``; later ones are ignored.
 * ``sets``: ``workout_id``, ``exercise``, ``muscle_group``, ``secondary_muscle_group``,
   ``reps``, ``weight_kg``, ``is_warmup`` of those workouts (those of the last 5 weeks
-  suffice).
-* ``prior_best_e1rm``: ``user_id``, ``exercise``, ``best_e1rm`` before the sets supplied.
+  suffice), and optionally ``summary``: true for a row standing for a whole workout's
+  volume before ``W`` (``1 × volume``), which counts in the volume only.
+* ``prior_best_e1rm``: ``user_id``, ``exercise``, ``best_e1rm`` before the sets supplied
+  one by one (``summary`` false).
 * ``metrics``: §5 metrics at ``metrics_date = W + 6`` (``ctl``, ``tsb``, ``acwr``,
   ``lapse_risk``).  A user missing from it gets ctl/tsb/acwr NaN and no lapse band (the
   caller should treat that as an error: ``ctl``/``tsb`` are NOT NULL).

@@ -73,6 +73,9 @@ class SessionSets:
     exercise: np.ndarray
     muscle: np.ndarray
     secondary: np.ndarray
+    # A set itself, not one standing for a workout's summed volume (``summary`` true in
+    # the input: no exercise, no e1RM, only volume; always before week ``W``).
+    detailed: np.ndarray
 
     @classmethod
     def of(
@@ -94,6 +97,11 @@ class SessionSets:
             exercise=chosen["exercise"].astype(str).to_numpy(),
             muscle=chosen["muscle_group"].to_numpy(),
             secondary=chosen["secondary_muscle_group"].to_numpy(),
+            detailed=(
+                ~chosen["summary"].to_numpy(dtype=bool)
+                if "summary" in chosen.columns
+                else np.ones(len(chosen), dtype=bool)
+            ),
         )
 
 
@@ -110,7 +118,7 @@ def volume_by_week(ss: SessionSets, n: int) -> np.ndarray:
 def hard_sets_by_row(ss: SessionSets) -> dict[int, list[dict[str, Any]]]:
     """Hard sets per muscle group in week ``W`` (working sets; primary 1, secondary 0.5),
     most sets first, ties by name."""
-    mask = ss.working & (ss.rel >= 0)
+    mask = ss.working & ss.detailed & (ss.rel >= 0)
     primary = pd.DataFrame({"row": ss.row[mask], "muscle": _muscle(ss.muscle[mask]), "sets": 1.0})
     secondary = pd.DataFrame(
         {"row": ss.row[mask], "muscle": _muscle(ss.secondary[mask]), "sets": SECONDARY_WEIGHT}
@@ -153,7 +161,7 @@ def lifts_and_records(
     """
     w = int(week_start_day)
     e1 = epley_e1rm(ss.weight, ss.reps)
-    mask = ss.working & np.isfinite(e1)
+    mask = ss.working & ss.detailed & np.isfinite(e1)
     lifts = pd.DataFrame(
         {
             "row": ss.row[mask],

@@ -1,0 +1,189 @@
+"""The weekly job's part of the chunk runner: the reports and predictions of one week for
+a chunk of users (design §6–§8).  ``pipelines.weekly`` orchestrates the run."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from fitness_jobs.core.calendar import day_number, local_day_numbers
+from fitness_jobs.core.metrics import HISTORY_DAYS, SESSION_STATUSES, compute_behavior_metrics
+from fitness_jobs.core.prediction import predict_transformations
+from fitness_jobs.core.report import build_weekly_reports
+from fitness_jobs.core.validation import validate_weigh_ins
+from fitness_jobs.db import reads
+from fitness_jobs.db import weekly as queries
+from fitness_jobs.db.bulk import OnConflict, records_from_frame, upsert
+from fitness_jobs.db.schema import APP_TABLES, TransformationPrediction, WeeklyReport
+from fitness_jobs.db.set_summaries import set_summaries
+from fitness_jobs.pipelines.history import (
+    inexact_volume_users,
+    read_history,
+    summaries_as_sets,
+    validate_history,
+)
+from fitness_jobs.pipelines.runner import ChunkReport, Frames, Validated
+
+# Local calendars run from UTC−12 to UTC+14: a margin of two days covers every zone.
+MARGIN = dt.timedelta(days=2)
+REPORT_WEEKS_BACK = 4  # the 4-week average before W
+WEIGH_IN_DAYS = 28
+
+REPORTS_TABLE = "weekly_reports"
+PREDICTIONS_TABLE = "transformation_predictions"
+# Computed columns; ``generated_at`` is stamped at write time.
+REPORT_COLUMNS = [
+    c.name for c in WeeklyReport.__table__.columns if c.name not in ("id", "generated_at")
+]
+PREDICTION_COLUMNS = [
+    c.name
+    for c in TransformationPrediction.__table__.columns
+    if c.name not in ("id", "generated_at")
+]
+KEY = ("user_id", "week_start")
+# What a weekly run needs in the app database (checked before anything runs).
+WEEKLY_TABLES = (*APP_TABLES, REPORTS_TABLE, PREDICTIONS_TABLE)
+
+
+@dataclass(frozen=True)
+class WeeklyChunk:
+    """The weekly job's part of the chunk runner: reports and predictions of one week.
+
+    ``due`` has each user's ``week_end`` (the UTC instant their local week ends): nothing
+    after it counts, so a re-run next month gives the same report.  ``now`` is the run's
+    clock for validation; ``generated_at`` is stamped when the rows are written (the wall
+    clock then, unless ``written_at`` fixes it)."""
+
+    week: dt.date
+    due: pd.DataFrame
+    regenerate: bool
+    now: dt.datetime
+    written_at: dt.datetime | None = None
+
+    @property
+    def _week_end_utc(self) -> dt.datetime:
+        return dt.datetime.combine(self.week + dt.timedelta(days=7), dt.time(0), dt.UTC)
+
+    def read(self, conn: sa.Connection, user_ids: Sequence[int]) -> Frames:
+        """The history the report needs.  Sets one by one only from two days before ``W``
+        (the week's lifts, hard sets and records, and the days just before it); the four
+        weeks before that, which give only volume, as one summary row per workout
+        (``set_summaries``), but for users with a set whose volume is not exact whatever
+        the order of summation: their sets themselves.  The best e1RM of every earlier
+        session comes aggregated by the database (``prior_best_e1rm``)."""
+        week_start_utc = dt.datetime.combine(self.week, dt.time(0), dt.UTC)
+        summary_after = week_start_utc - dt.timedelta(days=7 * REPORT_WEEKS_BACK) - MARGIN
+        # Before this instant, every zone's local date is before W (UTC+14 at most).
+        detail_after = week_start_utc - MARGIN
+        upper = self._week_end_utc + MARGIN
+        frames = read_history(
+            conn,
+            user_ids,
+            until=upper,
+            workouts_after=self._week_end_utc - dt.timedelta(days=HISTORY_DAYS + 2) - MARGIN,
+            sets_after=detail_after,
+            now=self.now,
+        )
+        summaries = set_summaries(conn, user_ids, summary_after, detail_after)
+        inexact = np.union1d(
+            summaries.loc[summaries["inexact"] > 0, "user_id"].to_numpy(dtype=np.int64),
+            inexact_volume_users(frames["sets"]),
+        )
+        frames["set_summaries"] = summaries[~summaries["user_id"].isin(inexact)]
+        if inexact.size:
+            older = reads.workout_sets(conn, inexact.tolist(), summary_after, detail_after)
+            frames["sets"] = pd.concat([frames["sets"], older], ignore_index=True)
+        weigh_after = self._week_end_utc - dt.timedelta(days=WEIGH_IN_DAYS) - MARGIN
+        frames["weights"] = reads.weigh_ins(conn, user_ids, weigh_after, upper)
+        # Earlier bests only matter for the lifts of week W: only users with a session
+        # finalized near it (unvalidated, so a superset) need them, and that history read
+        # is the heaviest of the chunk's.
+        workouts = frames["workouts"]
+        near = workouts["status"].isin(SESSION_STATUSES) & (workouts["finalized_at"] > detail_after)
+        trained = sorted(set(workouts.loc[near, "user_id"].tolist()))
+        frames["best"] = queries.prior_best_e1rm(conn, trained, detail_after, self.now)
+        return frames
+
+    def validate(self, raw: Frames) -> Validated:
+        valid = validate_history(raw, self.now)
+        weights, weights_excluded = validate_weigh_ins(raw["weights"], self.now)
+        valid.excluded_rows.update(weights_excluded)
+        frames = valid.frames
+        users = frames["users"]
+        cutoff = self.due.set_index("user_id")["week_end"]
+        users["cutoff"] = users["user_id"].map(cutoff)
+        users["metrics_day"] = day_number(self.week) + 6
+        users["coach_requests_7d"] = 0
+        # In set id order, whatever the read's plan: sums of inexact volumes depend on it.
+        sets = pd.concat(
+            [
+                frames["sets"].assign(summary=False),
+                summaries_as_sets(valid, raw["set_summaries"]).assign(summary=True),
+            ],
+            ignore_index=True,
+        ).sort_values("set_id", kind="stable", ignore_index=True)
+        workouts = frames["workouts"]
+        workouts = workouts[workouts["finalized_at"] < workouts["user_id"].map(cutoff)]
+        weights = weights[weights["measured_at"] < weights["user_id"].map(cutoff)]
+        tz_of = users.set_index("user_id")["tz"]
+        frames["workouts"] = workouts
+        frames["sets"] = sets[sets["workout_id"].isin(set(workouts["workout_id"].tolist()))]
+        frames["weights"] = weights.assign(
+            local_day=local_day_numbers(weights["measured_at"], weights["user_id"].map(tz_of))
+        )
+        frames["best"] = raw["best"]
+        return valid
+
+    def compute(self, frames: Frames) -> tuple[pd.DataFrame, pd.DataFrame]:
+        users, workouts, sets = frames["users"], frames["workouts"], frames["sets"]
+        week_day = day_number(self.week)
+        metrics = compute_behavior_metrics(users, workouts, sets)
+        predictions = predict_transformations(
+            frames["weights"][["user_id", "local_day", "weight_kg"]],
+            users[["user_id", "sex", "birth_date", "height_cm"]],
+            week_day,
+        )
+        reports = build_weekly_reports(
+            users, week_day, workouts, sets, frames["best"], metrics, predictions
+        )
+        predictions["week_start"] = self.week
+        return reports, predictions
+
+    def records(self, outputs: Sequence[tuple[pd.DataFrame, pd.DataFrame]]) -> dict[int, Any]:
+        reports = pd.concat([r for r, _ in outputs], ignore_index=True)
+        predictions = pd.concat([p for _, p in outputs], ignore_index=True)
+        by_user = {p["user_id"]: p for p in records_from_frame(predictions, PREDICTION_COLUMNS)}
+        return {
+            r["user_id"]: (r, by_user.get(r["user_id"]))
+            for r in records_from_frame(reports, REPORT_COLUMNS)
+        }
+
+    def write(self, conn: sa.Connection, rows: Sequence[Any]) -> list[int]:
+        policy: OnConflict = "update" if self.regenerate else "ignore"
+        stamp = self.written_at or dt.datetime.now(dt.UTC)
+        for report, prediction in rows:
+            report["generated_at"] = stamp
+            if prediction is not None:
+                prediction["generated_at"] = stamp
+        claimed = upsert(conn, REPORTS_TABLE, [r for r, _ in rows], KEY, on_conflict=policy)
+        claimed_ids = {int(key[0]) for key in claimed}
+        predictions = [p for r, p in rows if p is not None and r["user_id"] in claimed_ids]
+        upsert(conn, PREDICTIONS_TABLE, predictions, KEY, on_conflict="update")
+        return sorted(claimed_ids)
+
+    def tally(
+        self,
+        outputs: Sequence[tuple[pd.DataFrame, pd.DataFrame]],
+        committed: Sequence[int],
+        report: ChunkReport,
+    ) -> None:
+        predictions = pd.concat([p for _, p in outputs], ignore_index=True)
+        ok = predictions[predictions["user_id"].isin(set(committed))]
+        report.count("prediction_status", ok["status"].tolist())
+        report.count("prediction_flags", [f for flags in ok["flags"] for f in (flags or [])])
