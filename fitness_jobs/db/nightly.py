@@ -20,7 +20,7 @@ def coach_requests_by_day(
 ) -> pd.DataFrame:
     """The users' ``request_count`` per UTC day in ``[first_day, last_day]`` (``user_id``,
     ``usage_date`` as ``datetime.date``, ``request_count``): one read for a range of
-    nightly partitions, each summing its own seven days (as ``reads.coach_requests``)."""
+    nightly partitions, each summing its own seven days."""
     t = LlmUsageDaily.__table__
     stmt = sa.select(t.c.user_id, t.c.usage_date, t.c.request_count).where(
         reads.among(conn, t.c.user_id, user_ids),

@@ -120,3 +120,29 @@ def test_set_summaries_count_and_sum_as_the_sets_themselves(db_engine: sa.Engine
     assert summaries.loc[1, "inexact"] == 0
     assert summaries.loc[3, ["volume_16ths", "inexact"]].tolist() == [0, 1]
     assert summaries.loc[2, ["sets", "invalid_reps", "invalid_weight"]].tolist() == [2, 1, 0]
+
+
+def test_first_session_is_the_earliest_valid_session_up_to_as_of(db_engine: sa.Engine) -> None:
+    """Earlier rows that are not sessions (abandoned, still in progress, invalid) are
+    passed over; a session after ``as_of`` does not count; a user asked for twice is one
+    row, one without a session none."""
+    as_of = ts("2026-11-29 00:00")
+    day = dt.timedelta(days=1)
+    write(
+        db_engine,
+        users=[user(1), user(2), user(3)],
+        workouts=[
+            workout(1, as_of - 90 * day, status="abandoned"),
+            workout(1, as_of - 80 * day, session_rpe=0),  # excluded
+            workout(1, None, status="in_progress", started_at=as_of - 85 * day),
+            workout(1, as_of - 70 * day, status="partial"),  # the first session
+            workout(1, as_of - 10 * day),
+            workout(2, as_of + dt.timedelta(minutes=1)),  # after as_of
+            workout(2, as_of - 5 * day, status="abandoned"),
+        ],
+    )
+    with db_engine.connect() as conn:
+        first = reads.first_session_at(conn, [1, 2, 3, 1], as_of, now=NOW)
+    assert first.set_index("user_id")["first_session_at"].to_dict() == {
+        1: pd.Timestamp(as_of - 70 * day)
+    }
