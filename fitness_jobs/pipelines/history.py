@@ -70,6 +70,17 @@ def inexact_volume_users(sets: pd.DataFrame) -> np.ndarray:
     return np.unique(sets["user_id"].to_numpy()[~exact]).astype(np.int64)
 
 
+def split_inexact(
+    summaries: pd.DataFrame, also: np.ndarray | None = None
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The summaries of the users whose volumes are exact, and the ids of the others:
+    those with an inexact set in ``summaries`` or among ``also``.  Those users need
+    their sets one by one (``inexact_volume_users``)."""
+    inexact = summaries.loc[summaries["inexact"] > 0, "user_id"].to_numpy(dtype=np.int64)
+    users = np.union1d(inexact, also if also is not None else np.empty(0, dtype=np.int64))
+    return summaries[~summaries["user_id"].isin(users)], users
+
+
 def summaries_as_sets(valid: Validated, summaries: pd.DataFrame) -> pd.DataFrame:
     """The summaries of the kept workouts as sets: one working set of the workout's whole
     (exact) volume, ``1 × volume``, with ``set_id`` 0.  The summarised rows' exclusions

@@ -27,7 +27,7 @@ from fitness_jobs.db import reads
 from fitness_jobs.db.bulk import upsert
 from fitness_jobs.db.schema import APP_TABLES
 from fitness_jobs.db.set_summaries import set_summaries
-from fitness_jobs.pipelines.history import summaries_as_sets, validate_history
+from fitness_jobs.pipelines.history import split_inexact, summaries_as_sets, validate_history
 from fitness_jobs.pipelines.runner import ChunkReport, Frames, Validated
 
 DEFAULT_CHUNK_SIZE = 5_000
@@ -136,8 +136,7 @@ class NightlyChunk:
             ).sort_values("workout_id", kind="stable", ignore_index=True),
         }
         summaries = set_summaries(conn, user_ids, sets_after, until)
-        inexact = np.unique(summaries.loc[summaries["inexact"] > 0, "user_id"].to_numpy())
-        frames["set_summaries"] = summaries[~summaries["user_id"].isin(inexact)]
+        frames["set_summaries"], inexact = split_inexact(summaries)
         sets = (
             reads.workout_sets(conn, inexact.tolist(), sets_after, until, SET_COLUMNS)
             if inexact.size

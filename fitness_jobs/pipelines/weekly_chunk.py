@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -25,6 +24,7 @@ from fitness_jobs.db.set_summaries import set_summaries
 from fitness_jobs.pipelines.history import (
     inexact_volume_users,
     read_history,
+    split_inexact,
     summaries_as_sets,
     validate_history,
 )
@@ -91,11 +91,9 @@ class WeeklyChunk:
             now=self.now,
         )
         summaries = set_summaries(conn, user_ids, summary_after, detail_after)
-        inexact = np.union1d(
-            summaries.loc[summaries["inexact"] > 0, "user_id"].to_numpy(dtype=np.int64),
-            inexact_volume_users(frames["sets"]),
+        frames["set_summaries"], inexact = split_inexact(
+            summaries, also=inexact_volume_users(frames["sets"])
         )
-        frames["set_summaries"] = summaries[~summaries["user_id"].isin(inexact)]
         if inexact.size:
             older = reads.workout_sets(conn, inexact.tolist(), summary_after, detail_after)
             frames["sets"] = pd.concat([frames["sets"], older], ignore_index=True)

@@ -9,7 +9,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from fitness_jobs.pipelines.history import inexact_volume_users, summaries_as_sets
+from fitness_jobs.pipelines.history import inexact_volume_users, split_inexact, summaries_as_sets
 from fitness_jobs.pipelines.runner import Validated
 
 
@@ -50,3 +50,14 @@ def test_summaries_of_kept_workouts_become_one_set_of_their_volume() -> None:
     assert valid.excluded_rows == Counter(
         {"invalid_reps": 1, "invalid_set_weight": 2, "workout_excluded": 2}
     )
+
+
+def test_split_inexact_keeps_the_summaries_of_exact_users_only() -> None:
+    summaries = pd.DataFrame(
+        {"workout_id": [10, 11, 12, 13], "user_id": [1, 1, 2, 3], "inexact": [0, 1, 0, 0]}
+    )
+    exact, inexact = split_inexact(summaries)
+    assert exact["workout_id"].tolist() == [12, 13] and inexact.tolist() == [1]
+    # users with an inexact set elsewhere (sets read one by one) lose their summaries too
+    exact, inexact = split_inexact(summaries, also=np.array([3, 7], dtype=np.int64))
+    assert exact["workout_id"].tolist() == [12] and inexact.tolist() == [1, 3, 7]
