@@ -184,11 +184,11 @@ def plan_nightly(
         log("info", "limit=0: nothing to do")
         plan.active = {day: NO_USERS for day in days}
     else:
+        instants = [snapshot_instant(day) for day in days]
         with engine.connect() as conn:
-            for day in days:
-                as_of = snapshot_instant(day)
-                ids = reads.active_user_ids(conn, as_of, limit, now=computed_at)
-                plan.active[day] = np.asarray(ids, dtype=np.int64)
+            actives = reads.active_users_at(conn, instants, limit, now=computed_at)
+            for day, as_of, ids in zip(days, instants, actives, strict=True):
+                plan.active[day] = ids
                 plan.coach_users[day] = reads.users_with_usage(conn, day)
                 log("info", f"partition {day}: {len(ids)} active users at {as_of.isoformat()}")
     everyone = np.unique(np.concatenate(list(plan.active.values())))

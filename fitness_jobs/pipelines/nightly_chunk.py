@@ -151,47 +151,59 @@ class NightlyChunk:
         """Validation once for all days; then ``user_days``: one row per (user, day) the
         user is active, with that day's local date number and coach requests."""
         valid = validate_history(raw, self.computed_at)
-        users = valid.frames["users"]
-        usage = raw["usage"]
-        parts = []
-        for index, day in enumerate(self.days):
-            on_day = users[["user_id", "tz"]]
-            if self.active is not None:
-                on_day = on_day[on_day["user_id"].isin(self.active.get(day, NO_USERS))]
-            if on_day.empty:
-                continue
-            in_window = (usage["usage_date"] > day - dt.timedelta(days=COACH_DAYS)) & (
-                usage["usage_date"] <= day
-            )
-            coach = usage[in_window].groupby("user_id")["request_count"].sum()
-            as_of = pd.Timestamp(snapshot_instant(day))
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "user_id": on_day["user_id"].to_numpy(),
-                        "day_index": index,
-                        "metrics_day": local_day_numbers(
-                            pd.Series(as_of, index=on_day.index), on_day["tz"]
-                        ),
-                        "coach_requests_7d": on_day["user_id"]
-                        .map(coach)
-                        .fillna(0)
-                        .astype("int64")
-                        .to_numpy(),
-                    }
-                )
-            )
-        valid.frames["user_days"] = (
-            pd.concat(parts, ignore_index=True)
-            if parts
-            else pd.DataFrame(columns=["user_id", "day_index", "metrics_day", "coach_requests_7d"])
-        )
+        valid.frames["user_days"] = self._user_days(valid.frames["users"], raw["usage"])
         # A kept workout's summary as one set of its whole (exact) volume: 1 × volume.
         as_sets = summaries_as_sets(valid, raw["set_summaries"]).astype(SET_DTYPES)
         sets = pd.concat([valid.frames["sets"], as_sets], ignore_index=True)
         finalized = valid.frames["workouts"].set_index("workout_id")["finalized_at"]
         valid.frames["sets"] = sets.assign(finalized_at=sets["workout_id"].map(finalized))
         return valid
+
+    def _user_days(self, users: pd.DataFrame, usage: pd.DataFrame) -> pd.DataFrame:
+        """One row per (user, day of the range) the user is active: the day's index, its
+        local date number (every day's snapshot converted in one pass, zone by zone) and
+        the user's coach requests in the seven UTC days ending on it."""
+        user_ids = users["user_id"].to_numpy(dtype=np.int64)
+        index_parts, row_parts = [], []
+        for index, day in enumerate(self.days):
+            rows = np.arange(user_ids.size)
+            if self.active is not None:
+                rows = np.flatnonzero(np.isin(user_ids, self.active.get(day, NO_USERS)))
+            index_parts.append(np.full(rows.size, index, dtype=np.int64))
+            row_parts.append(rows)
+        day_index = np.concatenate(index_parts)
+        rows = np.concatenate(row_parts)
+        snapshots = pd.DatetimeIndex([snapshot_instant(day) for day in self.days])
+        as_of = pd.Series(snapshots[day_index])
+        frame = pd.DataFrame(
+            {
+                "user_id": user_ids[rows],
+                "day_index": day_index,
+                "metrics_day": local_day_numbers(
+                    as_of, pd.Series(users["tz"].to_numpy(dtype=object)[rows])
+                ),
+            }
+        )
+        # A usage row of UTC day u counts for the days u … u + 6 of the range.
+        first = self.days[0]
+        offset = np.array([(day - first).days for day in usage["usage_date"]], dtype=np.int64)
+        spread = pd.DataFrame(
+            {
+                "user_id": np.repeat(usage["user_id"].to_numpy(dtype=np.int64), COACH_DAYS),
+                "day_index": (offset[:, None] + np.arange(COACH_DAYS)[None, :]).reshape(-1),
+                "request_count": np.repeat(
+                    usage["request_count"].to_numpy(dtype=np.int64), COACH_DAYS
+                ),
+            }
+        )
+        coach = spread.groupby(["user_id", "day_index"])["request_count"].sum()
+        key = pd.MultiIndex.from_arrays([frame["user_id"], frame["day_index"]])
+        frame["coach_requests_7d"] = (
+            coach.reindex(key).fillna(0).to_numpy().astype(np.int64)
+            if len(coach)
+            else np.zeros(len(frame), dtype=np.int64)
+        )
+        return frame
 
     def compute(self, frames: Frames) -> pd.DataFrame:
         """Each day for its active users, from exactly the rows a run of that day alone

@@ -63,6 +63,49 @@ def test_active_user_boundaries(db_engine: sa.Engine) -> None:
         assert reads.active_user_ids(conn, AS_OF, limit=2) == [1, 4]
 
 
+def test_active_users_at_many_instants_agree_with_one_query_each(db_engine: sa.Engine) -> None:
+    """The range form (one read for many snapshots) gives each snapshot exactly the ids
+    of ``active_user_ids`` at it: sessions on both edges of each 30-day window, users
+    deleted between two snapshots, an excluded row, a limit, instants in any order."""
+    days = [AS_OF + dt.timedelta(days=k) for k in range(-3, 4)]
+    users = [user(i) for i in range(1, 13)]
+    users[6]["deleted_at"] = days[2] - dt.timedelta(seconds=1)  # 7: gone from day 2 on
+    users[7]["deleted_at"] = days[4]  # 8: active up to day 3, gone on day 4
+    workouts = [
+        workout(1, days[0]),  # exactly at the first instant → active for all 7
+        workout(2, days[6] + dt.timedelta(microseconds=1)),  # after the last → never
+        workout(3, days[0] - dt.timedelta(days=30)),  # open end: never
+        workout(4, days[3] - dt.timedelta(days=30)),  # active at days 0…2, not at 3
+        workout(5, days[1], status="abandoned"),  # not a session
+        workout(6, days[5] - dt.timedelta(hours=1), status="partial"),  # days 5, 6
+        workout(7, days[0] - dt.timedelta(days=1)),
+        workout(8, days[0] - dt.timedelta(days=1)),
+        workout(9, None, status="in_progress"),
+        workout(10, days[2], duration_seconds=-60),  # excluded by the validation
+        workout(11, days[1] - dt.timedelta(days=29, hours=23)),  # days 0, 1
+        workout(11, days[4] - dt.timedelta(days=2)),  # and again from day 2 (a gap: none)
+        workout(12, days[6]),  # only the last
+    ]
+    write(db_engine, users=users, workouts=workouts)
+    now = days[-1] + dt.timedelta(hours=2)  # no session is in the future
+    with db_engine.connect() as conn:
+        single = [reads.active_user_ids(conn, t, now=now) for t in days]
+        ranged = reads.active_users_at(conn, days, now=now)
+        shuffled = [days[i] for i in (4, 0, 6, 2, 1, 5, 3)]
+        shuffled_out = reads.active_users_at(conn, shuffled, 2, now=now)
+    assert single == [
+        [1, 4, 7, 8, 11],
+        [1, 4, 7, 8, 11],
+        [1, 4, 8, 11],
+        [1, 8, 11],
+        [1, 11],
+        [1, 6, 11],
+        [1, 6, 11, 12],
+    ]
+    assert [ids.tolist() for ids in ranged] == single
+    assert [ids.tolist() for ids in shuffled_out] == [single[i][:2] for i in (4, 0, 6, 2, 1, 5, 3)]
+
+
 ZONES = {
     1: ("Pacific/Kiritimati", dt.date(2026, 11, 29)),  # UTC+14
     2: ("Pacific/Pago_Pago", dt.date(2026, 11, 28)),  # UTC−11

@@ -7,7 +7,7 @@ import dagster as dg
 
 from fitness_jobs.core.windows import snapshot_instant
 from fitness_jobs.db import nightly as queries
-from fitness_jobs.db.reads import active_user_ids
+from fitness_jobs.db.reads import active_users_at
 from fitness_jobs.defs.common import run_or_fail
 from fitness_jobs.defs.nightly.assets import user_behavior_metrics
 from fitness_jobs.defs.nightly.partitions import daily_partitions
@@ -27,9 +27,9 @@ def coverage(context: dg.AssetCheckExecutionContext, app_db: AppDatabase) -> dg.
     def judge() -> tuple[int, list[int], dict[str, int]]:
         total, missing, by_day = 0, set[int](), {}
         with app_db.engine().connect() as conn:
-            for key, as_of in zip(context.partition_keys, instants, strict=True):
-                active = active_user_ids(conn, as_of)
-                day_missing = queries.users_without_metrics(conn, as_of, active)
+            actives = active_users_at(conn, instants)
+            for key, as_of, active in zip(context.partition_keys, instants, actives, strict=True):
+                day_missing = queries.users_without_metrics(conn, as_of, active.tolist())
                 total += len(active)
                 missing.update(day_missing)
                 if day_missing:
