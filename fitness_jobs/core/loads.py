@@ -1,14 +1,14 @@
 """Training load: session RPE load, daily load matrices and exponentially weighted averages.
 
 Shared by the nightly metrics and the weekly report.  Everything works on a
-``(n_users, n_days)`` matrix at once; the recursions run through
-``scipy.signal.lfilter`` along the day axis.
+``(n_users, n_days)`` matrix at once; the recursions step through the days with every
+user in one vector operation, giving bit for bit what ``scipy.signal.lfilter`` gives
+(the tests compare them).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import lfilter
 
 CTL_DAYS = 42  # chronic training load time constant (Banister/Coggan PMC)
 ATL_DAYS = 7  # acute training load time constant
@@ -31,15 +31,32 @@ def session_minutes(duration_seconds: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(secs), secs, 0.0)
 
 
-def ewma(loads: np.ndarray, alpha: float) -> np.ndarray:
+def ewma(loads: np.ndarray, alpha: float, last: int | None = None) -> np.ndarray:
     """``x_t = x_{t-1} + alpha·(L_t − x_{t-1})`` along the last axis, seeded at 0.
 
-    Returns the whole series (same shape as ``loads``).
+    Returns the whole series (same shape as ``loads``), or only its ``last`` values.
+    Each step is ``alpha·L_t + (1 − alpha)·x_{t-1}`` rounded as ``lfilter([alpha],
+    [1, alpha − 1])`` rounds it (two products, then their sum), over all users at once:
+    the same values, without the filter's per-row set-up or a full-length output when
+    only the last days are wanted.
     """
     loads = np.asarray(loads, dtype=float)
-    if loads.shape[-1] == 0:
-        return loads.copy()
-    return np.asarray(lfilter([alpha], [1.0, -(1.0 - alpha)], loads, axis=-1))
+    days = loads.shape[-1]
+    keep = days if last is None else max(0, min(last, days))
+    out = np.empty((*loads.shape[:-1], keep))
+    if days == 0:
+        return out
+    by_day = np.ascontiguousarray(np.moveaxis(loads, -1, 0))
+    pole = -(1.0 - alpha)  # the filter's a₁
+    state = np.zeros(loads.shape[:-1])
+    term = np.empty_like(state)
+    for t in range(days):
+        np.multiply(by_day[t], alpha, out=term)
+        np.multiply(state, pole, out=state)
+        np.subtract(term, state, out=state)
+        if t >= days - keep:
+            out[..., t - (days - keep)] = state
+    return out
 
 
 def daily_matrix(
@@ -63,8 +80,8 @@ def performance_management(daily_load: np.ndarray) -> dict[str, np.ndarray]:
     ``daily_load`` is ``(n_users, n_days)`` with the last column the reference day;
     CTL = ATL = 0 before its first day.
     """
-    ctl = ewma(daily_load, 1.0 / CTL_DAYS)
-    atl = ewma(daily_load, 1.0 / ATL_DAYS)
+    ctl = ewma(daily_load, 1.0 / CTL_DAYS, last=2)
+    atl = ewma(daily_load, 1.0 / ATL_DAYS, last=2)
     if daily_load.shape[-1] >= 2:
         tsb = ctl[..., -2] - atl[..., -2]
     else:
@@ -74,8 +91,8 @@ def performance_management(daily_load: np.ndarray) -> dict[str, np.ndarray]:
 
 def acute_chronic_ratio(daily_load: np.ndarray) -> np.ndarray:
     """EWMA ACWR on the last day (acute λ = 2/8 over chronic λ = 2/29); NaN when chronic is 0."""
-    acute = ewma(daily_load, ACWR_ACUTE_LAMBDA)[..., -1]
-    chronic = ewma(daily_load, ACWR_CHRONIC_LAMBDA)[..., -1]
+    acute = ewma(daily_load, ACWR_ACUTE_LAMBDA, last=1)[..., -1]
+    chronic = ewma(daily_load, ACWR_CHRONIC_LAMBDA, last=1)[..., -1]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(chronic > 0, acute / np.where(chronic > 0, chronic, 1.0), np.nan)
     return ratio

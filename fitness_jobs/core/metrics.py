@@ -128,6 +128,23 @@ def _lapse_band(days_since: np.ndarray, ratio: np.ndarray) -> np.ndarray:
     return np.select([lapsed, at_risk, slipping], [LAPSED, AT_RISK, SLIPPING], default=ON_TRACK)
 
 
+def status_flags(status: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Whether each workout is a session, abandoned, completed: judged once per distinct
+    status and looked up by category code.  A categorical column (a range run converts
+    it once for all its days) costs no string comparison at all."""
+    categorical = status if isinstance(status.dtype, pd.CategoricalDtype) else None
+    if categorical is None:
+        categorical = status.astype(object).astype("category")
+    codes = categorical.cat.codes.to_numpy()
+    names = categorical.cat.categories.to_numpy(dtype=object)
+
+    def flag(values: tuple[str, ...]) -> np.ndarray:
+        lookup = np.append(np.isin(names, values), False)  # code −1 (missing): False
+        return lookup[codes]
+
+    return flag(SESSION_STATUSES), flag((ABANDONED,)), flag(("completed",))
+
+
 def compute_behavior_metrics(
     users: pd.DataFrame, workouts: pd.DataFrame, sets: pd.DataFrame
 ) -> pd.DataFrame:
@@ -156,9 +173,7 @@ def compute_behavior_metrics(
 
     # ---- workouts → (row, age) of sessions and abandoned workouts -----------------
     row_all = user_index.get_indexer(workouts["user_id"].to_numpy())
-    status = workouts["status"].astype(object).to_numpy()
-    is_session_all = np.isin(status, SESSION_STATUSES)
-    is_abandoned_all = status == ABANDONED
+    is_session_all, is_abandoned_all, is_completed_all = status_flags(workouts["status"])
     fin_all = utc_values(workouts["finalized_at"])
     candidate = (row_all >= 0) & (is_session_all | is_abandoned_all) & ~np.isnat(fin_all)
     cand_idx = np.flatnonzero(candidate)
@@ -197,7 +212,7 @@ def compute_behavior_metrics(
     s_row = w_row[w_is_session]
     s_age = w_age[w_is_session]
     s_minute = w_minute[w_is_session]
-    s_completed = status[s_idx] == "completed"
+    s_completed = is_completed_all[s_idx]
     duration = floats(workouts["duration_seconds"])[s_idx]
     rpe = floats(workouts["session_rpe"])[s_idx]
     s_srpe = loads.session_srpe(rpe, duration)

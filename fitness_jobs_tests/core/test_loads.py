@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy.signal import lfilter
 
 from fitness_jobs.core import loads
 
@@ -26,6 +27,24 @@ def test_ewma_recursion_seeded_at_zero() -> None:
     # 0 + 0.5·(10 − 0) = 5; 5 + 0.5·(0 − 5) = 2.5; 2.5 + 0.5·(20 − 2.5) = 11.25
     assert got.tolist() == [[5.0, 2.5, 11.25]]
     assert loads.ewma(np.zeros((2, 0)), 0.5).shape == (2, 0)
+    assert loads.ewma(x, 0.5, last=2).tolist() == [[2.5, 11.25]]
+    assert loads.ewma(x, 0.5, last=9).tolist() == [[5.0, 2.5, 11.25]]
+
+
+@pytest.mark.parametrize(
+    "alpha",
+    [1 / loads.CTL_DAYS, 1 / loads.ATL_DAYS, loads.ACWR_ACUTE_LAMBDA, loads.ACWR_CHRONIC_LAMBDA],
+)
+def test_ewma_is_bit_for_bit_scipys_lfilter(alpha: float) -> None:
+    """The step-by-step recursion rounds as ``lfilter`` does: equal values, not close ones
+    (the metrics' rows must not change by the last bit when the implementation does)."""
+    rng = np.random.default_rng(20261202)
+    daily = rng.exponential(300.0, (400, 180)) * (rng.random((400, 180)) < 0.4)
+    daily[:5] = np.array([1e-300, 1e300, 7.0, 0.1, 123456.789])[:, None]  # tiny, huge, inexact
+    expected = lfilter([alpha], [1.0, -(1.0 - alpha)], daily, axis=-1)
+    assert np.array_equal(loads.ewma(daily, alpha), expected)
+    assert np.array_equal(loads.ewma(daily, alpha, last=2), expected[:, -2:])
+    assert np.array_equal(loads.ewma(daily[0], alpha), expected[0])  # one series
 
 
 def test_daily_matrix_sums_and_drops_out_of_range() -> None:
