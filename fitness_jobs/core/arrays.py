@@ -22,9 +22,10 @@ def local_wall_times(utc_values: np.ndarray, zones: np.ndarray) -> np.ndarray:
     return local.to_numpy(dtype="datetime64[us]")
 
 
-# Local wall times a caller may supply (``with_local_times``), so that computing many
-# days for the same users converts each instant to its zone once, not once a day.
-LOCAL_TIME_COLUMNS = frozenset({"finalized_local", "started_local"})
+# Local calendar values a caller may supply (``with_local_times``), so that computing
+# many days for the same users converts each instant to its zone once, not once a day:
+# the local day number of ``finalized_at`` and the local minute of day of ``started_at``.
+LOCAL_TIME_COLUMNS = frozenset({"finalized_day", "started_minute"})
 FIRST_SESSION_LOCAL = "first_session_local"
 
 
@@ -36,9 +37,10 @@ def naive_values(values: pd.Series) -> np.ndarray:
 def with_local_times(
     users: pd.DataFrame, workouts: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``users`` with ``first_session_local`` and ``workouts`` with ``finalized_local``
-    and ``started_local``: those instants as naive wall times in the user's zone (NaT for
-    a missing instant, or a workout of a user not in ``users``), in one conversion.
+    """``users`` with ``first_session_local`` (naive wall time in the user's zone) and
+    ``workouts`` with ``finalized_day`` (local day number, INT64 min when unknown) and
+    ``started_minute`` (local minute of day, NaN when unknown), in one conversion; a
+    missing instant, or a workout of a user not in ``users``, is unknown.
     ``compute_behavior_metrics`` then uses them instead of converting again."""
     zone_of = pd.Series(users["tz"].to_numpy(dtype=object), index=users["user_id"].to_numpy())
     w_zone = workouts["user_id"].map(zone_of).to_numpy(dtype=object)
@@ -55,7 +57,9 @@ def with_local_times(
     )
     return (
         users.assign(**{FIRST_SESSION_LOCAL: local[2 * n :]}),
-        workouts.assign(finalized_local=local[:n], started_local=local[n : 2 * n]),
+        workouts.assign(
+            finalized_day=day_numbers_of(local[:n]), started_minute=minute_of_day(local[n : 2 * n])
+        ),
     )
 
 
@@ -81,13 +85,15 @@ def nullable_int(values: np.ndarray, valid: np.ndarray) -> pd.arrays.IntegerArra
     )
 
 
-def grouped_quantile(group: np.ndarray, values: np.ndarray, n_groups: int, q: float) -> np.ndarray:
-    """Per-group quantile with numpy's default (linear) interpolation; NaN for empty groups."""
+def grouped_quantiles(
+    group: np.ndarray, values: np.ndarray, n_groups: int, qs: tuple[float, ...]
+) -> list[np.ndarray]:
+    """Per-group quantiles ``qs`` with numpy's default (linear) interpolation; NaN for
+    empty groups.  The values are sorted within groups once for all of ``qs``."""
     group = np.asarray(group, dtype=np.int64)
     values = np.asarray(values, dtype=float)
-    out = np.full(n_groups, np.nan)
     if values.size == 0:
-        return out
+        return [np.full(n_groups, np.nan) for _ in qs]
     order = np.lexsort((values, group))
     g_sorted = group[order]
     v_sorted = values[order]
@@ -95,15 +101,24 @@ def grouped_quantile(group: np.ndarray, values: np.ndarray, n_groups: int, q: fl
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     has = counts > 0
     m = counts[has]
-    pos = q * (m - 1)
-    lo = np.floor(pos).astype(np.int64)
-    hi = np.minimum(lo + 1, m - 1)
-    frac = pos - lo
     base = starts[has]
-    v_lo = v_sorted[base + lo]
-    v_hi = v_sorted[base + hi]
-    out[has] = v_lo + (v_hi - v_lo) * frac
-    return out
+    outs = []
+    for q in qs:
+        pos = q * (m - 1)
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, m - 1)
+        frac = pos - lo
+        v_lo = v_sorted[base + lo]
+        v_hi = v_sorted[base + hi]
+        out = np.full(n_groups, np.nan)
+        out[has] = v_lo + (v_hi - v_lo) * frac
+        outs.append(out)
+    return outs
+
+
+def grouped_quantile(group: np.ndarray, values: np.ndarray, n_groups: int, q: float) -> np.ndarray:
+    """Per-group quantile with numpy's default (linear) interpolation; NaN for empty groups."""
+    return grouped_quantiles(group, values, n_groups, (q,))[0]
 
 
 def run_lengths(flags: np.ndarray) -> np.ndarray:

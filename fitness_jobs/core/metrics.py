@@ -49,7 +49,7 @@ from fitness_jobs.core.arrays import (
     LOCAL_TIME_COLUMNS,
     day_numbers_of,
     floats,
-    grouped_quantile,
+    grouped_quantiles,
     local_wall_times,
     minute_of_day,
     naive_values,
@@ -181,8 +181,8 @@ def compute_behavior_metrics(
 
     w_row = row_all[cand_idx]
     if LOCAL_TIME_COLUMNS.issubset(workouts.columns) and FIRST_SESSION_LOCAL in users:
-        fin_local = naive_values(workouts["finalized_local"])[cand_idx]
-        start_local = naive_values(workouts["started_local"])[cand_idx]
+        w_day = workouts["finalized_day"].to_numpy(dtype=np.int64)[cand_idx]
+        w_minute = workouts["started_minute"].to_numpy(dtype=float)[cand_idx]
         first_local = naive_values(users[FIRST_SESSION_LOCAL])
     else:
         # One zone-by-zone conversion for every instant needed: finalized_at and
@@ -199,10 +199,9 @@ def compute_behavior_metrics(
             ),
             np.concatenate([tz_np[w_row], tz_np[w_row], tz_np]),
         )
-        fin_local, start_local = local[:n_cand], local[n_cand : 2 * n_cand]
+        w_day = day_numbers_of(local[:n_cand])
+        w_minute = minute_of_day(local[n_cand : 2 * n_cand])  # NaN: started_at missing
         first_local = local[2 * n_cand :]
-    w_day = day_numbers_of(fin_local)
-    w_minute = minute_of_day(start_local)  # NaN where started_at is missing
     w_age = mday[w_row] - w_day
     ok = w_age >= 0  # cannot happen when metrics_day is the local date at cutoff
     cand_idx, w_row, w_age, w_minute = cand_idx[ok], w_row[ok], w_age[ok], w_minute[ok]
@@ -271,8 +270,7 @@ def compute_behavior_metrics(
     gaps = (d_age[1:] - d_age[:-1])[same]
     g_row = d_row[1:][same]
     n_gaps = np.bincount(g_row, minlength=n)
-    gap_median = grouped_quantile(g_row, gaps, n, 0.5)
-    gap_p90 = grouped_quantile(g_row, gaps, n, 0.9)
+    gap_median, gap_p90 = grouped_quantiles(g_row, gaps, n, (0.5, 0.9))
     lapse_denom = np.where(n_gaps >= GAP_MIN_FOR_MEDIAN, gap_median, 7.0 / tf)
     ratio = days_since / lapse_denom
     lapse_risk = _lapse_band(days_since, ratio)

@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from fitness_jobs.core import metrics
-from fitness_jobs.core.arrays import with_local_times
+from fitness_jobs.core.arrays import grouped_quantile, grouped_quantiles, with_local_times
+from fitness_jobs.core.calendar import day_number
 from fitness_jobs.core.metrics import (
     HISTORY_DAYS,
     METRIC_COLUMNS,
@@ -24,7 +25,6 @@ from fitness_jobs.core.metrics import (
     OUTPUT_COLUMNS,
     SETS_HISTORY_DAYS,
     compute_behavior_metrics,
-    grouped_quantile,
 )
 from fitness_jobs_tests.core.builders import REF, Scenario, local_instant, utc
 
@@ -739,13 +739,12 @@ def test_with_local_times_uses_each_users_zone() -> None:
         }
     )
     local_users, local_workouts = with_local_times(users, workouts)
-    assert local_workouts["finalized_local"].tolist()[:2] == [
-        pd.Timestamp("2026-07-02 00:30"),
-        pd.Timestamp("2026-07-02 00:05"),
-    ]
-    assert local_workouts["finalized_local"].iloc[2:].isna().all()
-    assert local_workouts["started_local"].tolist()[0] == pd.Timestamp("2026-07-01 23:30")
-    assert local_workouts["started_local"].iloc[1:].isna().all()
+    days = local_workouts["finalized_day"].tolist()
+    assert days[:2] == [day_number(dt.date(2026, 7, 2))] * 2  # 00:30 and 00:05 local
+    assert days[2:] == [np.iinfo(np.int64).min] * 2  # no such user; no zone
+    minutes = local_workouts["started_minute"].tolist()
+    assert minutes[0] == 23 * 60 + 30  # 23:30 CEST
+    assert all(math.isnan(m) for m in minutes[1:])
     first = local_users["first_session_local"]
     assert first.iloc[0] == pd.Timestamp("2026-01-11 00:30")  # CET, UTC+1
     assert first.iloc[1:].isna().all()
@@ -763,3 +762,7 @@ def test_grouped_quantile_matches_numpy() -> None:
                 assert got[g] == pytest.approx(np.percentile(vals, q * 100))
             else:
                 assert math.isnan(got[g])
+    # Several quantiles from one sort: each exactly the single quantile's values.
+    both = grouped_quantiles(group, values, 8, (0.5, 0.9))
+    for got, q in zip(both, (0.5, 0.9), strict=True):
+        np.testing.assert_array_equal(got, grouped_quantile(group, values, 8, q))
