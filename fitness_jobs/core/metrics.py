@@ -40,6 +40,8 @@ a string; ``metrics_date`` holds ``datetime.date`` objects.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -145,8 +147,69 @@ def status_flags(status: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return flag(SESSION_STATUSES), flag((ABANDONED,)), flag(("completed",))
 
 
+@dataclass(frozen=True)
+class WorkoutColumns:
+    """The workout values the metrics use, one numpy array each, converted from a frame
+    once (:meth:`of`): a range run converts a block's workouts once and computes each of
+    its days from the same arrays.  ``day`` and ``minute`` (local day number of
+    ``finalized_at``, local minute of day of ``started_at``) are there when the frame
+    had them (``core.arrays.with_local_times``)."""
+
+    user_id: np.ndarray
+    workout_id: np.ndarray
+    session: np.ndarray
+    abandoned: np.ndarray
+    completed: np.ndarray
+    finalized: np.ndarray  # naive UTC datetime64[us], NaT when missing
+    started: np.ndarray
+    duration: np.ndarray
+    rpe: np.ndarray
+    day: np.ndarray | None = None
+    minute: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, workouts: pd.DataFrame) -> WorkoutColumns:
+        session, abandoned, completed = status_flags(workouts["status"])
+        local = LOCAL_TIME_COLUMNS.issubset(workouts.columns)
+        return cls(
+            user_id=workouts["user_id"].to_numpy(),
+            workout_id=workouts["workout_id"].to_numpy(),
+            session=session,
+            abandoned=abandoned,
+            completed=completed,
+            finalized=utc_values(workouts["finalized_at"]),
+            started=utc_values(workouts["started_at"]),
+            duration=floats(workouts["duration_seconds"]),
+            rpe=floats(workouts["session_rpe"]),
+            day=workouts["finalized_day"].to_numpy(dtype=np.int64) if local else None,
+            minute=workouts["started_minute"].to_numpy(dtype=float) if local else None,
+        )
+
+
+@dataclass(frozen=True)
+class SetColumns:
+    """The set values the volume load uses: each set's workout, its ``reps × weight_kg``
+    and whether it counts (a working set with a finite volume)."""
+
+    workout_id: np.ndarray
+    volume: np.ndarray
+    counts: np.ndarray
+
+    @classmethod
+    def of(cls, sets: pd.DataFrame) -> SetColumns:
+        if not len(sets):
+            return cls(np.empty(0, dtype=np.int64), np.empty(0), np.empty(0, dtype=bool))
+        warm = sets["is_warmup"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        volume = floats(sets["reps"]) * floats(sets["weight_kg"])
+        return cls(sets["workout_id"].to_numpy(), volume, ~warm & np.isfinite(volume))
+
+
 def compute_behavior_metrics(
-    users: pd.DataFrame, workouts: pd.DataFrame, sets: pd.DataFrame
+    users: pd.DataFrame,
+    workouts: pd.DataFrame | WorkoutColumns,
+    sets: pd.DataFrame | SetColumns,
+    *,
+    after: np.datetime64 | None = None,
 ) -> pd.DataFrame:
     """Behaviour metrics of design §5 for every row of ``users``, in the same order.
 
@@ -157,8 +220,15 @@ def compute_behavior_metrics(
     ``duration_seconds``, ``session_rpe`` (already validated; any time range).
     ``sets``: ``workout_id``, ``reps``, ``weight_kg``, ``is_warmup`` (+ other columns).
 
+    Either may come already converted (:class:`WorkoutColumns`, :class:`SetColumns`),
+    and then hold other users' rows too (a range's block): workouts of users not in
+    ``users`` count for no one, and ``after`` (naive UTC) leaves out the workouts
+    finalized at or before it, as a read starting there would.
+
     Returns ``user_id``, ``metrics_date``, ``timezone`` and :data:`METRIC_COLUMNS`.
     """
+    w = workouts if isinstance(workouts, WorkoutColumns) else WorkoutColumns.of(workouts)
+    set_values = sets if isinstance(sets, SetColumns) else SetColumns.of(sets)
     users = users.reset_index(drop=True)
     n = len(users)
     user_index = pd.Index(users["user_id"].to_numpy())
@@ -172,17 +242,19 @@ def compute_behavior_metrics(
     cutoff = utc_values(users["cutoff"])
 
     # ---- workouts → (row, age) of sessions and abandoned workouts -----------------
-    row_all = user_index.get_indexer(workouts["user_id"].to_numpy())
-    is_session_all, is_abandoned_all, is_completed_all = status_flags(workouts["status"])
-    fin_all = utc_values(workouts["finalized_at"])
-    candidate = (row_all >= 0) & (is_session_all | is_abandoned_all) & ~np.isnat(fin_all)
+    row_all = user_index.get_indexer(w.user_id)
+    is_session_all, is_completed_all = w.session, w.completed
+    fin_all = w.finalized
+    candidate = (row_all >= 0) & (is_session_all | w.abandoned) & ~np.isnat(fin_all)
+    if after is not None:
+        candidate &= fin_all > after
     cand_idx = np.flatnonzero(candidate)
     cand_idx = cand_idx[fin_all[cand_idx] <= cutoff[row_all[cand_idx]]]
 
     w_row = row_all[cand_idx]
-    if LOCAL_TIME_COLUMNS.issubset(workouts.columns) and FIRST_SESSION_LOCAL in users:
-        w_day = workouts["finalized_day"].to_numpy(dtype=np.int64)[cand_idx]
-        w_minute = workouts["started_minute"].to_numpy(dtype=float)[cand_idx]
+    if w.day is not None and w.minute is not None and FIRST_SESSION_LOCAL in users:
+        w_day = w.day[cand_idx]
+        w_minute = w.minute[cand_idx]
         first_local = naive_values(users[FIRST_SESSION_LOCAL])
     else:
         # One zone-by-zone conversion for every instant needed: finalized_at and
@@ -193,7 +265,7 @@ def compute_behavior_metrics(
             np.concatenate(
                 [
                     fin_all[cand_idx],
-                    utc_values(workouts["started_at"])[cand_idx],
+                    w.started[cand_idx],
                     utc_values(users["first_session_at"]),
                 ]
             ),
@@ -212,8 +284,8 @@ def compute_behavior_metrics(
     s_age = w_age[w_is_session]
     s_minute = w_minute[w_is_session]
     s_completed = is_completed_all[s_idx]
-    duration = floats(workouts["duration_seconds"])[s_idx]
-    rpe = floats(workouts["session_rpe"])[s_idx]
+    duration = w.duration[s_idx]
+    rpe = w.rpe[s_idx]
     s_srpe = loads.session_srpe(rpe, duration)
     s_minutes = loads.session_minutes(duration)
 
@@ -305,19 +377,17 @@ def compute_behavior_metrics(
 
     # ---- volume load (working sets of sessions in the last 14 local days) -------------
     v_sel = s_age < 2 * 7
-    v_index = pd.Index(workouts["workout_id"].to_numpy()[s_idx[v_sel]])
+    v_index = pd.Index(w.workout_id[s_idx[v_sel]])
     v_row = s_row[v_sel]
     v_bucket = (s_age[v_sel] >= 7).astype(np.int64)
     if not v_index.is_unique:  # validated data has unique ids; keep the first row
         first = ~v_index.duplicated()
         v_index, v_row, v_bucket = v_index[first], v_row[first], v_bucket[first]
     volume: np.ndarray = np.zeros((n, 2))
-    if len(sets):
-        set_pos = v_index.get_indexer(sets["workout_id"].to_numpy())
-        warm = sets["is_warmup"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-        reps = floats(sets["reps"])
-        vol = reps * floats(sets["weight_kg"])
-        keep_set = (set_pos >= 0) & ~warm & np.isfinite(vol)
+    if set_values.workout_id.size:
+        set_pos = v_index.get_indexer(set_values.workout_id)
+        vol = set_values.volume
+        keep_set = (set_pos >= 0) & set_values.counts
         sp = set_pos[keep_set]
         volume = np.bincount(
             v_row[sp] * 2 + v_bucket[sp], weights=vol[keep_set], minlength=2 * n

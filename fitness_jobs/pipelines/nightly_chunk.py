@@ -19,6 +19,8 @@ from fitness_jobs.core.metrics import (
     METRIC_COLUMNS,
     METRICS_VERSION,
     SETS_HISTORY_DAYS,
+    SetColumns,
+    WorkoutColumns,
     compute_behavior_metrics,
 )
 from fitness_jobs.core.windows import snapshot_instant
@@ -86,31 +88,6 @@ class ChangedRow(int):
         row = super().__new__(cls, user_id)
         row.day = day
         return row
-
-
-def _micros(instants: pd.Series) -> np.ndarray:
-    """UTC instants as integer microseconds (NaT: the smallest int64, before every bound)."""
-    return pd.DatetimeIndex(instants).as_unit("us").asi8
-
-
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def _span_micros(span: dt.timedelta) -> int:
-    """Whole microseconds of ``span``."""
-    return span // dt.timedelta(microseconds=1)
-
-
-def _within(micros: np.ndarray, after: int, until: int) -> np.ndarray:
-    """``after < t <= until`` (NaT: never)."""
-    return (micros > after) & (micros <= until)
-
-
-def _of_users(positions: np.ndarray, rows: np.ndarray, n_users: int) -> np.ndarray:
-    """Whether each row's user (``positions`` into the users, −1: none) is among ``rows``."""
-    chosen = np.zeros(n_users + 1, dtype=bool)  # the last entry: position −1
-    chosen[rows] = True
-    return chosen[positions]
 
 
 @dataclass(frozen=True)
@@ -233,17 +210,13 @@ class NightlyChunk:
     def compute(self, frames: Frames) -> pd.DataFrame:
         """Each day for its active users, from exactly the rows a run of that day alone
         reads: workouts and sets finalised in its own windows up to its ``as_of``."""
-        # Each instant converted to its user's zone once for all the days, each status
-        # judged once (a categorical column), and each row's user and finalized_at as
-        # plain numbers, so a day's rows are picked by numpy masks.
+        # Everything per workout and per set converted once for all the days (each
+        # instant to its user's local day and minute, each status judged once); each day
+        # then counts the workouts of its own active users, finalised in its own window.
         users, workouts = with_local_times(frames["users"], frames["workouts"])
-        workouts = workouts.assign(status=workouts["status"].astype(object).astype("category"))
-        sets, user_days = frames["sets"], frames["user_days"]
-        user_index = pd.Index(users["user_id"].to_numpy(dtype=np.int64))
-        w_user = user_index.get_indexer(workouts["user_id"].to_numpy(dtype=np.int64))
-        w_done = _micros(workouts["finalized_at"])
-        s_user = user_index.get_indexer(sets["user_id"].to_numpy(dtype=np.int64))
-        s_done = _micros(sets["finalized_at"])
+        workout_columns = WorkoutColumns.of(workouts)
+        set_columns = SetColumns.of(frames["sets"])
+        user_days = frames["user_days"]
         day_index = user_days["day_index"].to_numpy()
         outputs = []
         for index, day in enumerate(self.days):
@@ -260,17 +233,10 @@ class NightlyChunk:
             first = on_day["first_session_at"]
             on_day["first_session_at"] = first.where(first <= as_of)
             on_day[FIRST_SESSION_LOCAL] = on_day[FIRST_SESSION_LOCAL].where(first <= as_of)
-            rows = user_index.get_indexer(today["user_id"].to_numpy(dtype=np.int64))
-            until = _span_micros(snapshot_instant(day) - EPOCH)
-            day_workouts = workouts[
-                _within(w_done, until - _span_micros(WORKOUT_SPAN), until)
-                & _of_users(w_user, rows, user_index.size)
-            ]
-            day_sets = sets[
-                _within(s_done, until - _span_micros(SET_SPAN), until)
-                & _of_users(s_user, rows, user_index.size)
-            ]
-            metrics = compute_behavior_metrics(on_day, day_workouts, day_sets)
+            window_start = np.datetime64((as_of - WORKOUT_SPAN).tz_localize(None), "us")
+            metrics = compute_behavior_metrics(
+                on_day, workout_columns, set_columns, after=window_start
+            )
             metrics["snapshot_at"] = as_of.to_pydatetime()
             metrics["computed_at"] = self.computed_at
             metrics["metrics_version"] = METRICS_VERSION

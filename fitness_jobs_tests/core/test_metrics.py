@@ -24,6 +24,8 @@ from fitness_jobs.core.metrics import (
     METRICS_VERSION,
     OUTPUT_COLUMNS,
     SETS_HISTORY_DAYS,
+    SetColumns,
+    WorkoutColumns,
     compute_behavior_metrics,
 )
 from fitness_jobs_tests.core.builders import REF, Scenario, local_instant, utc
@@ -716,6 +718,28 @@ def test_supplied_local_times_give_the_same_metrics_without_converting(
     got = compute_behavior_metrics(local_users, local_workouts, sets)
     pd.testing.assert_frame_equal(got, expected)
     assert (got["preferred_hour_local"].notna()).any()
+
+
+def test_converted_columns_of_a_block_give_each_subset_its_own_metrics() -> None:
+    """A range converts a block's workouts and sets once and hands every day all of
+    them: the metrics of some users, with ``after`` leaving out older workouts, are
+    exactly those of a call given only those users' workouts finalised after it."""
+    users, workouts, sets = _mixed_users()
+    some = users.iloc[::3].reset_index(drop=True)
+    after = pd.Timestamp(REF, tz="UTC") - pd.Timedelta(days=120)
+    mine = workouts["user_id"].isin(some["user_id"]) & (workouts["finalized_at"] > after)
+    expected = compute_behavior_metrics(
+        some, workouts[mine], sets[sets["workout_id"].isin(workouts.loc[mine, "workout_id"])]
+    )
+    got = compute_behavior_metrics(
+        some,
+        WorkoutColumns.of(workouts),
+        SetColumns.of(sets),
+        after=np.datetime64(after.tz_convert(None), "us"),
+    )
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    # The window matters: the older workouts would change some of these metrics.
+    assert not compute_behavior_metrics(some, workouts, sets).equals(got)
 
 
 def test_with_local_times_uses_each_users_zone() -> None:

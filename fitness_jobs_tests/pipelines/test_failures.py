@@ -7,6 +7,7 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -62,10 +63,10 @@ def test_a_failed_user_keeps_its_message_logged_once_with_a_traceback(
     _population(db_engine)
     real = nightly_chunk.compute_behavior_metrics
 
-    def flaky(users: pd.DataFrame, workouts: pd.DataFrame, sets: pd.DataFrame) -> pd.DataFrame:
+    def flaky(users: pd.DataFrame, workouts: Any, sets: Any, **options: Any) -> pd.DataFrame:
         if {5, 9} & set(users["user_id"]):
             raise RuntimeError("corrupt history for this user")
-        return real(users, workouts, sets)
+        return real(users, workouts, sets, **options)
 
     monkeypatch.setattr(nightly_chunk, "compute_behavior_metrics", flaky)
     instance = dg.DagsterInstance.ephemeral()
@@ -94,7 +95,7 @@ def test_a_bug_that_fails_every_user_ends_the_run_at_once(
     _population(db_engine, 40)
     calls: list[int] = []
 
-    def broken(users: pd.DataFrame, workouts: pd.DataFrame, sets: pd.DataFrame) -> pd.DataFrame:
+    def broken(users: pd.DataFrame, workouts: Any, sets: Any, **options: Any) -> pd.DataFrame:
         calls.append(len(users))
         raise KeyError("sessions_7d")
 

@@ -4,6 +4,7 @@ isolation, idempotency, backfills and limits."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -175,10 +176,10 @@ def test_a_user_whose_data_raises_fails_alone(
     )
     real = nightly_chunk.compute_behavior_metrics
 
-    def flaky(users: pd.DataFrame, workouts: pd.DataFrame, sets: pd.DataFrame) -> pd.DataFrame:
+    def flaky(users: pd.DataFrame, workouts: Any, sets: Any, **options: Any) -> pd.DataFrame:
         if 5 in set(users["user_id"]):
             raise RuntimeError("corrupt history for this user")
-        return real(users, workouts, sets)
+        return real(users, workouts, sets, **options)
 
     monkeypatch.setattr(nightly_chunk, "compute_behavior_metrics", flaky)
     report = run_nightly(db_engine, D, now=NOW)
