@@ -34,7 +34,8 @@ from fitness_jobs.core.metrics import (
 )
 from fitness_jobs.core.validation import validate_sets, validate_users, validate_workouts
 from fitness_jobs.core.windows import snapshot_instant
-from fitness_jobs.db.reads import FINALIZED_STATUSES, USER_COLUMNS, active_user_ids
+from fitness_jobs.db.active_users import active_user_ids
+from fitness_jobs.db.reads import FINALIZED_STATUSES, USER_COLUMNS
 from fitness_jobs.db.schema import LlmUsageDaily, User, UserBehaviorMetrics, Workout, WorkoutSet
 from fitness_jobs.db.validity import valid_workout
 

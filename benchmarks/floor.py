@@ -20,7 +20,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from fitness_jobs.core.windows import snapshot_instant
-from fitness_jobs.db import reads
+from fitness_jobs.db import active_users, reads
 from fitness_jobs.db.bulk import chunked
 from fitness_jobs.db.copy_out import copy_to
 from fitness_jobs.pipelines.nightly import DEFAULT_CHUNK_SIZE, NightlyChunk
@@ -61,7 +61,7 @@ def run_floor(
     work = NightlyChunk(partition=partition, computed_at=now)
     started = time.perf_counter()
     with engine.connect() as conn:
-        user_ids = reads.active_user_ids(conn, as_of, now=now)
+        user_ids = active_users.active_user_ids(conn, as_of, now=now)
     with _discarding_copies() as moved:
         for chunk in chunked(user_ids, chunk_size):
             with engine.connect() as conn:

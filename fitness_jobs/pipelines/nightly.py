@@ -29,8 +29,8 @@ import sqlalchemy as sa
 
 from fitness_jobs.core.usage import summarize_coach_usage
 from fitness_jobs.core.windows import default_partition, snapshot_instant
+from fitness_jobs.db import active_users, reads
 from fitness_jobs.db import nightly as queries
-from fitness_jobs.db import reads
 from fitness_jobs.db.bulk import chunked, upsert
 from fitness_jobs.db.engine import require_tables
 from fitness_jobs.db.locks import partition_locks
@@ -186,7 +186,7 @@ def plan_nightly(
     else:
         instants = [snapshot_instant(day) for day in days]
         with engine.connect() as conn:
-            actives = reads.active_users_at(conn, instants, limit, now=computed_at)
+            actives = active_users.active_users_at(conn, instants, limit, now=computed_at)
             for day, as_of, ids in zip(days, instants, actives, strict=True):
                 plan.active[day] = ids
                 plan.coach_users[day] = reads.users_with_usage(conn, day)

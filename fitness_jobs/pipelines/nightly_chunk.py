@@ -14,13 +14,12 @@ import sqlalchemy as sa
 
 from fitness_jobs.core.arrays import FIRST_SESSION_LOCAL, with_local_times
 from fitness_jobs.core.calendar import local_day_numbers
+from fitness_jobs.core.columns import SetColumns, WorkoutColumns
 from fitness_jobs.core.metrics import (
     HISTORY_DAYS,
     METRIC_COLUMNS,
     METRICS_VERSION,
     SETS_HISTORY_DAYS,
-    SetColumns,
-    WorkoutColumns,
     compute_behavior_metrics,
 )
 from fitness_jobs.core.windows import snapshot_instant

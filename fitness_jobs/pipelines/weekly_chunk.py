@@ -12,7 +12,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from fitness_jobs.core.calendar import day_number, local_day_numbers
-from fitness_jobs.core.metrics import HISTORY_DAYS, SESSION_STATUSES, compute_behavior_metrics
+from fitness_jobs.core.columns import SESSION_STATUSES
+from fitness_jobs.core.metrics import HISTORY_DAYS, compute_behavior_metrics
 from fitness_jobs.core.prediction import predict_transformations
 from fitness_jobs.core.report import build_weekly_reports
 from fitness_jobs.core.validation import validate_weigh_ins

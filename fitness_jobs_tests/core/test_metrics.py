@@ -18,14 +18,13 @@ import pytest
 from fitness_jobs.core import metrics
 from fitness_jobs.core.arrays import grouped_quantile, grouped_quantiles, with_local_times
 from fitness_jobs.core.calendar import day_number
+from fitness_jobs.core.columns import SetColumns, WorkoutColumns
 from fitness_jobs.core.metrics import (
     HISTORY_DAYS,
     METRIC_COLUMNS,
     METRICS_VERSION,
     OUTPUT_COLUMNS,
     SETS_HISTORY_DAYS,
-    SetColumns,
-    WorkoutColumns,
     compute_behavior_metrics,
 )
 from fitness_jobs_tests.core.builders import REF, Scenario, local_instant, utc

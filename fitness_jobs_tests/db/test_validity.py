@@ -9,7 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from fitness_jobs.core.validation import validate_set_summaries, validate_sets, validate_workouts
-from fitness_jobs.db import reads
+from fitness_jobs.db import active_users, reads
 from fitness_jobs.db.schema import Workout, WorkoutSet
 from fitness_jobs.db.set_summaries import set_summaries
 from fitness_jobs.db.validity import valid_set, valid_workout
@@ -85,7 +85,7 @@ def test_first_session_and_active_users_ignore_excluded_rows(db_engine: sa.Engin
     )
     with db_engine.connect() as conn:
         first = reads.first_session_at(conn, [1, 2], as_of, now=NOW)
-        active = reads.active_user_ids(conn, as_of, now=NOW)
+        active = active_users.active_user_ids(conn, as_of, now=NOW)
     assert first.set_index("user_id")["first_session_at"].to_dict() == {
         1: pd.Timestamp(as_of - dt.timedelta(days=20))
     }

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from fitness_jobs.db import reads
+from fitness_jobs.db import active_users, reads
 from fitness_jobs.db.nightly import metrics_range_violations
 from fitness_jobs.errors import ConfigurationError
 from fitness_jobs.pipelines import nightly_chunk
@@ -60,8 +60,8 @@ def test_active_user_boundaries(db_engine: sa.Engine) -> None:
     ]
     write(db_engine, users=users, workouts=workouts)
     with db_engine.connect() as conn:
-        assert reads.active_user_ids(conn, AS_OF) == [1, 4, 6, 8]
-        assert reads.active_user_ids(conn, AS_OF, limit=2) == [1, 4]
+        assert active_users.active_user_ids(conn, AS_OF) == [1, 4, 6, 8]
+        assert active_users.active_user_ids(conn, AS_OF, limit=2) == [1, 4]
 
 
 def test_active_users_at_many_instants_agree_with_one_query_each(db_engine: sa.Engine) -> None:
@@ -90,10 +90,10 @@ def test_active_users_at_many_instants_agree_with_one_query_each(db_engine: sa.E
     write(db_engine, users=users, workouts=workouts)
     now = days[-1] + dt.timedelta(hours=2)  # no session is in the future
     with db_engine.connect() as conn:
-        single = [reads.active_user_ids(conn, t, now=now) for t in days]
-        ranged = reads.active_users_at(conn, days, now=now)
+        single = [active_users.active_user_ids(conn, t, now=now) for t in days]
+        ranged = active_users.active_users_at(conn, days, now=now)
         shuffled = [days[i] for i in (4, 0, 6, 2, 1, 5, 3)]
-        shuffled_out = reads.active_users_at(conn, shuffled, 2, now=now)
+        shuffled_out = active_users.active_users_at(conn, shuffled, 2, now=now)
     assert single == [
         [1, 4, 7, 8, 11],
         [1, 4, 7, 8, 11],

@@ -7,7 +7,7 @@ import dagster as dg
 
 from fitness_jobs.core.windows import snapshot_instant
 from fitness_jobs.db import nightly as queries
-from fitness_jobs.db.reads import active_users_at
+from fitness_jobs.db.active_users import active_users_at
 from fitness_jobs.defs.common import run_or_fail
 from fitness_jobs.defs.nightly.assets import user_behavior_metrics
 from fitness_jobs.defs.nightly.partitions import daily_partitions
