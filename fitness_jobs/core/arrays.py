@@ -116,11 +116,6 @@ def grouped_quantiles(
     return outs
 
 
-def grouped_quantile(group: np.ndarray, values: np.ndarray, n_groups: int, q: float) -> np.ndarray:
-    """Per-group quantile with numpy's default (linear) interpolation; NaN for empty groups."""
-    return grouped_quantiles(group, values, n_groups, (q,))[0]
-
-
 def run_lengths(flags: np.ndarray) -> np.ndarray:
     """Length of the run of True ending at each column (0 where False), row-wise."""
     n_rows, n_cols = flags.shape
