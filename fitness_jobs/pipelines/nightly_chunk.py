@@ -155,9 +155,7 @@ class NightlyChunk:
         valid.frames["user_days"] = self._user_days(valid.frames["users"], raw["usage"])
         # A kept workout's summary as one set of its whole (exact) volume: 1 × volume.
         as_sets = summaries_as_sets(valid, raw["set_summaries"]).astype(SET_DTYPES)
-        sets = pd.concat([valid.frames["sets"], as_sets], ignore_index=True)
-        finalized = valid.frames["workouts"].set_index("workout_id")["finalized_at"]
-        valid.frames["sets"] = sets.assign(finalized_at=sets["workout_id"].map(finalized))
+        valid.frames["sets"] = pd.concat([valid.frames["sets"], as_sets], ignore_index=True)
         return valid
 
     def _user_days(self, users: pd.DataFrame, usage: pd.DataFrame) -> pd.DataFrame:
