@@ -16,10 +16,21 @@ table of its own:
 - and beside each column a ``boolean`` saying the value is NULL (NaN, NaT, NA, None),
   so no row has a field of another length.
 
+Two kinds of value have a width of their own: text with many distinct values (a weekly
+report's summary, where a ``text[]`` of 2,000 labels costs more to escape than to send)
+and JSON documents (``jsonb``'s binary form is a version byte and the JSON text).  They
+follow the fixed fields of each row, as length and bytes (length −1 for NULL), so a row
+is its slice of the structured array and then those fields, joined once for the stream.
+
 :func:`stage_frame` fills the table and gives the expression that turns each staged
 column back into its value, for the ``INSERT … SELECT`` of ``bulk.upsert``.  A frame
 with a column it cannot encode this way (JSON, or floats bound for an integer column)
 gets None, and the caller stages it as text.
+
+JSON is written by orjson: the same documents as ``json.dumps`` (keys as given, floats
+in shortest round-trip form), several times faster.  The documents must hold plain
+values: a NaN or infinity, which PostgreSQL's JSON refuses, is a caller's bug here too
+(orjson would write it as ``null``), so report builders round every number first.
 """
 
 from __future__ import annotations
@@ -30,6 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import psycopg
 import sqlalchemy as sa
@@ -40,17 +52,27 @@ HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags 0, no header ext
 TRAILER = b"\xff\xff"
 PG_EPOCH_DAY = np.datetime64("2000-01-01", "D").astype(np.int64)
 PG_EPOCH_US = np.datetime64("2000-01-01T00:00:00", "us").astype(np.int64)
+# Text with more distinct values than this is sent value by value, not as labels.
+MAX_LABELS = 1_000
+JSONB_VERSION = b"\x01"
+NULL_FIELD = (-1).to_bytes(4, "big", signed=True)
+VARIABLE = ("text", "jsonb")
 
 
 @dataclass(frozen=True)
 class Field:
     """One frame column as staged: its values, their PostgreSQL and numpy types, which
-    are NULL, and for text the distinct values its codes index (1-based)."""
+    are NULL, and for text the distinct values its codes index (1-based).  A field of
+    variable width (``text``, ``jsonb``) has each value's bytes, None for NULL."""
 
     pg_type: str
-    values: np.ndarray
+    values: np.ndarray | list[bytes | None]
     nulls: np.ndarray
     labels: list[str] | None = None
+
+    @property
+    def variable(self) -> bool:
+        return self.pg_type in VARIABLE
 
 
 @dataclass(frozen=True)
@@ -104,11 +126,31 @@ def _texts(column: pd.Series) -> Field | None:
     codes, distinct = pd.factorize(column, use_na_sentinel=True)
     if not all(isinstance(value, str) for value in distinct):
         return None
-    return Field("int4", (codes + 1).astype(np.int32), codes < 0, [str(v) for v in distinct])
+    nulls = codes < 0
+    if len(distinct) > MAX_LABELS:
+        encoded = [str(v).encode() for v in distinct]
+        values = [None if c < 0 else encoded[c] for c in codes.tolist()]
+        return Field("text", values, nulls)
+    return Field("int4", (codes + 1).astype(np.int32), nulls, [str(v) for v in distinct])
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
+
+
+def _documents(column: pd.Series) -> Field:
+    """JSON values (dicts, lists, strings, numbers); None, NaN or NA is SQL NULL."""
+    values: list[bytes | None] = [
+        None if _missing(v) else JSONB_VERSION + orjson.dumps(v) for v in column.tolist()
+    ]
+    nulls = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
+    return Field("jsonb", values, nulls)
 
 
 def encode(column: pd.Series, kind: sa.types.TypeEngine[Any]) -> Field | None:
     """``column`` staged for a target column of type ``kind``, or None."""
+    if isinstance(kind, sa.JSON) or kind.__class__.__name__ == "JSONB":
+        return _documents(column)
     if isinstance(kind, (UTCDateTime, sa.DateTime)):
         return _instants(column)
     if isinstance(kind, sa.Date):
@@ -128,24 +170,48 @@ _NUMPY = {"int8": ">i8", "float8": ">f8", "date": ">i4", "timestamptz": ">i8", "
 
 
 def _rows(fields: Sequence[Field]) -> bytes:
-    """The binary COPY stream: per row the field count, then per column its value and
-    its NULL flag, each as length + bytes."""
+    """The binary COPY stream: per row the field count, then per fixed-width column its
+    value and its NULL flag, each as length + bytes, then each variable-width column as
+    length + bytes (``_staged_order``: the fixed ones come first)."""
+    fixed = [f for f in fields if not f.variable]
+    variable = [f.values for f in fields if f.variable]
     layout: list[tuple[str, str]] = [("count", ">i2")]
-    for i, field in enumerate(fields):
+    for i, field in enumerate(fixed):
         layout += [
             (f"len{i}", ">i4"),
             (f"val{i}", "u1" if field.pg_type == "boolean" else _NUMPY[field.pg_type]),
             (f"nlen{i}", ">i4"),
             (f"null{i}", "u1"),
         ]
-    rows = np.empty(len(fields[0].values), dtype=np.dtype(layout))
-    rows["count"] = 2 * len(fields)
-    for i, field in enumerate(fields):
+    n = len(fields[0].values)
+    rows = np.empty(n, dtype=np.dtype(layout))
+    rows["count"] = 2 * len(fixed) + len(variable)
+    for i, field in enumerate(fixed):
         rows[f"len{i}"] = rows.dtype[f"val{i}"].itemsize
         rows[f"val{i}"] = field.values
         rows[f"nlen{i}"] = 1
         rows[f"null{i}"] = field.nulls
-    return HEADER + rows.tobytes() + TRAILER
+    if not variable:
+        return HEADER + rows.tobytes() + TRAILER
+    block = memoryview(rows.tobytes())
+    width = rows.dtype.itemsize
+    parts: list[bytes | memoryview] = [HEADER]
+    for r in range(n):
+        parts.append(block[r * width : (r + 1) * width])
+        for values in variable:
+            value = values[r]
+            if value is None:
+                parts.append(NULL_FIELD)
+            else:
+                parts.append(len(value).to_bytes(4, "big"))
+                parts.append(value)
+    parts.append(TRAILER)
+    return b"".join(parts)
+
+
+def _staged_order(fields: Sequence[Field]) -> list[int]:
+    """The frame's columns in the staging table's order: fixed width first."""
+    return sorted(range(len(fields)), key=lambda i: fields[i].variable)
 
 
 def stage_frame(conn: sa.Connection, frame: pd.DataFrame, tbl: sa.Table) -> Staged | None:
@@ -161,10 +227,15 @@ def stage_frame(conn: sa.Connection, frame: pd.DataFrame, tbl: sa.Table) -> Stag
             return None
         fields.append(field)
     # One staging table per table and column list, emptied at each commit.
-    tag = zlib.crc32(",".join(frame.columns).encode())
+    order = _staged_order(fields)
+    shape = ",".join(f"{frame.columns[i]}:{fields[i].pg_type}" for i in order)
+    tag = zlib.crc32(shape.encode())
     stage = f"_bstage_{tbl.name}_{tag:08x}"
     columns = ", ".join(
-        f"v{i} {f.pg_type} NOT NULL, n{i} boolean NOT NULL" for i, f in enumerate(fields)
+        f"v{i} {fields[i].pg_type}"
+        if fields[i].variable
+        else f"v{i} {fields[i].pg_type} NOT NULL, n{i} boolean NOT NULL"
+        for i in order
     )
     conn.exec_driver_sql(
         f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" ({columns}) ON COMMIT DELETE ROWS'
@@ -175,12 +246,15 @@ def stage_frame(conn: sa.Connection, frame: pd.DataFrame, tbl: sa.Table) -> Stag
     statement = f'COPY "{stage}" FROM STDIN WITH (FORMAT binary)'
     try:
         with raw.cursor() as cur, cur.copy(statement) as copy:
-            copy.write(_rows(fields))
+            copy.write(_rows([fields[i] for i in order]))
     except psycopg.Error as exc:
         raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
     select, params = [], {}
     for i, field in enumerate(fields):
         value = f"v{i}"
+        if field.variable:
+            select.append(value)
+            continue
         if field.labels is not None:
             params[f"labels{i}"] = field.labels
             value = f"(%(labels{i})s::text[])[v{i}]"

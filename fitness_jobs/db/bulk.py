@@ -159,7 +159,7 @@ def _chunks(seq: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 
 OnConflict = Literal["update", "ignore"]
-Rows = Sequence[Mapping[str, Any]] | pd.DataFrame  # a frame: its columns, no JSON ones
+Rows = Sequence[Mapping[str, Any]] | pd.DataFrame  # a frame: its columns
 
 
 def upsert(
@@ -238,9 +238,11 @@ def _stage(
             f'AS SELECT * FROM "{tbl.name}" WITH NO DATA'
         )
         conn.exec_driver_sql(f'TRUNCATE "{stage}"')
-        if isinstance(records, pd.DataFrame):
+        if isinstance(records, pd.DataFrame) and not _has_documents(tbl, cols):
             copy_frame_into(conn, records, stage)
             return stage, plain, {}
+        if isinstance(records, pd.DataFrame):
+            records = records_from_frame(records)
         for part in _chunks(records, PG_COPY_CHUNK_ROWS):
             copy_into(conn, tbl, part, cols, into=stage)
         return stage, plain, {}
@@ -258,6 +260,10 @@ def _stage(
     quoted = ", ".join(f'"{c}"' for c in cols)
     conn.exec_driver_sql(f'INSERT INTO "{stage}" ({quoted}) VALUES ({placeholders})', rows)
     return stage, plain, {}
+
+
+def _has_documents(tbl: sa.Table, cols: Sequence[str]) -> bool:
+    return any(isinstance(tbl.c[c].type, sa.JSON) for c in cols)
 
 
 def _sqlite_converter(column: sa.ColumnElement[Any]) -> Callable[[Any], Any]:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -19,7 +20,7 @@ from fitness_jobs.core.report import build_weekly_reports
 from fitness_jobs.core.validation import validate_weigh_ins
 from fitness_jobs.db import reads
 from fitness_jobs.db import weekly as queries
-from fitness_jobs.db.bulk import OnConflict, records_from_frame, upsert
+from fitness_jobs.db.bulk import OnConflict, upsert
 from fitness_jobs.db.schema import APP_TABLES, TransformationPrediction, WeeklyReport
 from fitness_jobs.db.set_summaries import set_summaries
 from fitness_jobs.pipelines.history import (
@@ -50,6 +51,17 @@ PREDICTION_COLUMNS = [
 KEY = ("user_id", "week_start")
 # What a weekly run needs in the app database (checked before anything runs).
 WEEKLY_TABLES = (*APP_TABLES, REPORTS_TABLE, PREDICTIONS_TABLE)
+
+
+@dataclass(frozen=True)
+class UserRows:
+    """One user's rows of a chunk: their report's position in ``reports`` and their
+    prediction's in ``predictions`` (−1: none)."""
+
+    reports: pd.DataFrame
+    predictions: pd.DataFrame
+    report_at: int
+    prediction_at: int
 
 
 @dataclass(frozen=True)
@@ -155,25 +167,40 @@ class WeeklyChunk:
         return reports, predictions
 
     def records(self, outputs: Sequence[tuple[pd.DataFrame, pd.DataFrame]]) -> dict[int, Any]:
-        reports = pd.concat([r for r, _ in outputs], ignore_index=True)
-        predictions = pd.concat([p for _, p in outputs], ignore_index=True)
-        by_user = {p["user_id"]: p for p in records_from_frame(predictions, PREDICTION_COLUMNS)}
+        """Each user's rows, as their positions in the chunk's two frames (written as
+        frames, so no row becomes a dict of Python values on the way)."""
+        reports = pd.concat([r for r, _ in outputs], ignore_index=True)[REPORT_COLUMNS]
+        predictions = pd.concat([p for _, p in outputs], ignore_index=True)[PREDICTION_COLUMNS]
+        prediction_at = pd.Series(np.arange(len(predictions)), index=predictions["user_id"])
+        prediction_at = prediction_at[~prediction_at.index.duplicated()]
+        at = prediction_at.reindex(reports["user_id"]).fillna(-1).astype(np.int64).tolist()
         return {
-            r["user_id"]: (r, by_user.get(r["user_id"]))
-            for r in records_from_frame(reports, REPORT_COLUMNS)
+            uid: UserRows(reports, predictions, position, at[position])
+            for position, uid in enumerate(reports["user_id"].tolist())
         }
 
     def write(self, conn: sa.Connection, rows: Sequence[Any]) -> list[int]:
+        if not rows:
+            return []
         policy: OnConflict = "update" if self.regenerate else "ignore"
         stamp = self.written_at or dt.datetime.now(dt.UTC)
-        for report, prediction in rows:
-            report["generated_at"] = stamp
-            if prediction is not None:
-                prediction["generated_at"] = stamp
-        claimed = upsert(conn, REPORTS_TABLE, [r for r, _ in rows], KEY, on_conflict=policy)
+        first: UserRows = rows[0]
+        reports = first.reports.iloc[[r.report_at for r in rows]]
+        claimed = upsert(
+            conn, REPORTS_TABLE, reports.assign(generated_at=stamp), KEY, on_conflict=policy
+        )
         claimed_ids = {int(key[0]) for key in claimed}
-        predictions = [p for r, p in rows if p is not None and r["user_id"] in claimed_ids]
-        upsert(conn, PREDICTIONS_TABLE, predictions, KEY, on_conflict="update")
+        at = [r.prediction_at for r in rows if r.prediction_at >= 0]
+        predictions = first.predictions.iloc[at]
+        predictions = predictions[predictions["user_id"].isin(claimed_ids)]
+        if len(predictions):
+            upsert(
+                conn,
+                PREDICTIONS_TABLE,
+                predictions.assign(generated_at=stamp),
+                KEY,
+                on_conflict="update",
+            )
         return sorted(claimed_ids)
 
     def tally(

@@ -116,7 +116,73 @@ def test_columns_it_cannot_encode_fall_back_to_text() -> None:
     table = bulk.table(TABLE)
     assert binary_copy.encode(pd.Series([1.5, 2.0]), table.c["sessions_7d"].type) is None
     assert binary_copy.encode(pd.Series([1, 2]), table.c["timezone"].type) is None
-    assert binary_copy.encode(pd.Series([{"a": 1}]), sa.JSON()) is None
+
+
+def _reports(n: int = 5) -> pd.DataFrame:
+    """``weekly_reports`` rows: JSON documents (nested, non-ASCII, awkward floats) and
+    texts, NULL among them."""
+    from fitness_jobs.pipelines.weekly_chunk import REPORT_COLUMNS
+
+    frame = pd.DataFrame({"user_id": np.arange(1, n + 1, dtype=np.int64)})
+    for column in REPORT_COLUMNS:
+        if column not in frame:
+            frame[column] = 1.25
+    frame["week_start"] = dt.date(2026, 11, 16)
+    frame["generated_at"] = pd.Timestamp("2026-11-23 04:00", tz="UTC")
+    for column in ("report_version", "sessions", "session_target", "streak_weeks"):
+        frame[column] = np.int64(3)
+    frame["timezone"] = "Asia/Kolkata"
+    frame["acwr_flag"] = ["spike", None, None, "spike", None]
+    frame["lapse_risk"] = pd.Series(
+        ["on_track", None, "at_risk", "lapsed", "slipping"], dtype=object
+    )
+    frame["prediction_status"] = "ok"
+    frame["summary_text"] = [f"Semaine {i} — 3/4 séances, «bien» 💪" for i in range(n)]
+    frame["report"] = pd.Series(
+        [
+            {"a": [1, 2.5, None], "b": {"c": "naïve — ✓", "d": 0.1 + 0.2}, "e": True},
+            {"volume_by_week": [{"week_start": "2026-11-16", "volume_load_kg": 1e-7}]},
+            ["a JSON array", "of strings", []],
+            {"x": 23.999999999999996, "y": -0.0, "z": 12345678901234567890},
+            {"quote": 'he said "hi"\\ \n\t'},
+        ],
+        dtype=object,
+    )
+    return frame
+
+
+def test_documents_and_many_texts_go_by_binary_copy_as_they_would_by_text(
+    postgres_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """JSON documents (``jsonb``'s binary form) and text with more distinct values than
+    labels are sent value by value; the rows equal those the text path writes."""
+    monkeypatch.setattr(binary_copy, "MAX_LABELS", 2)  # summary_text goes value by value
+    frame = _reports()
+    table = bulk.table("weekly_reports")
+    assert binary_copy.encode(frame["summary_text"], table.c["summary_text"].type).variable
+    assert binary_copy.encode(frame["report"], table.c["report"].type).pg_type == "jsonb"
+    key = ("user_id", "week_start")
+
+    def read() -> pd.DataFrame:
+        with postgres_engine.connect() as conn:
+            got = pd.read_sql(sa.text("SELECT * FROM weekly_reports ORDER BY user_id"), conn)
+        return got.drop(columns="id")
+
+    with postgres_engine.begin() as conn:
+        staged = binary_copy.stage_frame(conn, frame, table)
+        assert staged is not None
+        assert len(bulk.upsert(conn, "weekly_reports", frame, key)) == len(frame)
+    binary = read()
+    with postgres_engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM weekly_reports"))
+    monkeypatch.setattr(binary_copy, "stage_frame", lambda *_args: None)  # the text path
+    with postgres_engine.begin() as conn:
+        assert len(bulk.upsert(conn, "weekly_reports", frame, key)) == len(frame)
+    text = read()
+    pd.testing.assert_frame_equal(binary, text, check_exact=True)
+    assert binary["report"].tolist() == frame["report"].tolist()
+    assert binary["summary_text"].tolist() == frame["summary_text"].tolist()
+    assert binary["lapse_risk"].isna().tolist() == [False, True, False, False, False]
 
 
 def test_dates_far_from_now_arrive_exactly(postgres_engine: sa.Engine) -> None:
