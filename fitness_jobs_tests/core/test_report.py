@@ -25,6 +25,7 @@ from fitness_jobs.core.report import (
     hard_set_band,
     report_markdown,
 )
+from fitness_jobs.core.report.common import num, nums
 
 W_DATE = dt.date(2026, 11, 23)  # Monday
 W = day_number(W_DATE)
@@ -813,3 +814,22 @@ def _no_predictions(users: pd.DataFrame) -> pd.DataFrame:
     )
     empty = pd.DataFrame({"user_id": [], "local_day": [], "weight_kg": []})
     return predict_transformations(empty, profiles, W)
+
+
+def test_nums_rounds_a_column_exactly_as_num_rounds_each_value() -> None:
+    """The column form gives Python's ``round`` of each value, not numpy's (which scales,
+    rounds and divides, and so differs on halfway cases such as 2.675 or 1.0005)."""
+    rng = np.random.default_rng(3)
+    values = np.concatenate(
+        [
+            [2.675, 1.0005, 0.125, -0.0, 5e-324, 1e300, np.nan, np.inf, -np.inf, 0.5, 1.5],
+            rng.normal(0, 1e3, 5_000),
+            np.round(rng.uniform(0, 100, 5_000), 3) + 0.0005,  # halfway-ish at 3 digits
+        ]
+    )
+    for digits in (2, 3, 4):
+        expected = [num(v, digits) for v in values]
+        assert nums(values, digits) == expected
+    assert nums(np.array([np.nan, 1.23456]), 2) == [None, 1.23]
+    assert [type(v) for v in nums(np.array([1.0, 2.0]))] == [float, float]
+    assert num(2.675, 2) == 2.67 and float(np.round(2.675, 2)) == 2.68  # why not numpy

@@ -46,6 +46,7 @@ from fitness_jobs.core.report.common import (
     aligned,
     num,
     numeric,
+    nums,
     objects,
     pct_change,
     text,
@@ -193,8 +194,23 @@ def build_weekly_reports(
     volume_week_starts = [date_of(w - 7 * k).isoformat() for k in range(HISTORY_WEEKS, -1, -1)]
     user_ids = [int(uid) for uid in u["user_id"].tolist()]  # ids never pass through float
 
+    # Every float of the documents rounded column by column, not value by value.
+    rounded = {name: nums(columns[name], digits) for name, digits in JSON_DIGITS.items()}
+    volume_prev_r, volume_4w_r = nums(volume_prev, 2), nums(volume_4w, 2)
+    volume_weeks_r = _rows_of(nums(volume_weeks.ravel(), 2), volume_weeks.shape[1])
+    daily_load_r = _rows_of(nums(daily_load.ravel(), 2), daily_load.shape[1])
+
+    def ints(values: Any) -> list[Any]:
+        return np.asarray(values).astype(np.int64).tolist()  # as int(): whole part
+
+    daily_sessions_i = ints(daily_sessions)
+    sessions_i, targets_i = ints(sessions), ints(targets)
+    completed_i, partial_i, abandoned_i = ints(completed), ints(partial), ints(abandoned)
+    streak_i, previous_i = ints(streak), ints(previous_streak)
+    logged_b = np.asarray(logged, dtype=bool).tolist()
+
     def real(name: str, i: int) -> float | None:
-        return num(columns[name][i], JSON_DIGITS[name])
+        return rounded[name][i]
 
     reports: list[dict[str, Any]] = []
     for i in range(n):
@@ -204,23 +220,23 @@ def build_weekly_reports(
             "week_end": week_dates[-1],
             "report_version": REPORT_VERSION,
             "timezone": text(tz[i]),
-            "sessions": int(sessions[i]),
-            "session_target": int(targets[i]),
-            "target_met": bool(sessions[i] >= targets[i]),
+            "sessions": sessions_i[i],
+            "session_target": targets_i[i],
+            "target_met": sessions_i[i] >= targets_i[i],
             "workouts_by_status": {
-                "completed": int(completed[i]),
-                "partial": int(partial[i]),
-                "abandoned": int(abandoned[i]),
+                "completed": completed_i[i],
+                "partial": partial_i[i],
+                "abandoned": abandoned_i[i],
             },
             "completion_rate": real("completion_rate", i),
             "volume_load_kg": real("volume_load_kg", i),
-            "volume_load_prev_week_kg": num(volume_prev[i], 2),
-            "volume_load_4w_avg_kg": num(volume_4w[i], 2),
+            "volume_load_prev_week_kg": volume_prev_r[i],
+            "volume_load_4w_avg_kg": volume_4w_r[i],
             "volume_change_pct_prev_week": real("volume_change_pct_prev_week", i),
             "volume_change_pct_4w_avg": real("volume_change_pct_4w_avg", i),
             "volume_by_week": [
-                {"week_start": ws, "volume_load_kg": num(volume_weeks[i, k], 2)}
-                for k, ws in enumerate(volume_week_starts)
+                {"week_start": ws, "volume_load_kg": v}
+                for ws, v in zip(volume_week_starts, volume_weeks_r[i], strict=True)
             ],
             "hard_sets": hard_by_row.get(i, []),
             "top_lifts": lifts.top.get(i, []),
@@ -228,22 +244,20 @@ def build_weekly_reports(
             "first_time_exercises": sorted(lifts.first_time.get(i, [])),
             "srpe_load": real("srpe_load", i),
             "daily_loads": [
-                {
-                    "date": week_dates[d],
-                    "sessions": int(daily_sessions[i, d]),
-                    "srpe_load": num(daily_load[i, d], 2),
-                }
-                for d in range(7)
+                {"date": day, "sessions": count, "srpe_load": load}
+                for day, count, load in zip(
+                    week_dates, daily_sessions_i[i], daily_load_r[i], strict=True
+                )
             ],
             "monotony": real("monotony", i),
             "ctl": real("ctl", i),
             "tsb": real("tsb", i),
             "acwr": real("acwr", i),
             "acwr_flag": acwr_flag[i],
-            "streak_weeks": int(streak[i]),
-            "previous_streak_weeks": int(previous_streak[i]),
+            "streak_weeks": streak_i[i],
+            "previous_streak_weeks": previous_i[i],
             "lapse_risk": text(lapse[i]),
-            "has_logged_session": bool(logged[i]),
+            "has_logged_session": logged_b[i],
             "trend_weight_kg": real("trend_weight_kg", i),
             "weight_change_kg_per_week": real("weight_change_kg_per_week", i),
             "prediction_status": text(pred_status[i]),
@@ -266,6 +280,11 @@ def build_weekly_reports(
         columns=REPORT_COLUMNS,
     )
     return out
+
+
+def _rows_of(flat: list[Any], width: int) -> list[list[Any]]:
+    """A row-major flat list cut into rows of ``width``."""
+    return [flat[start : start + width] for start in range(0, len(flat), width)]
 
 
 def _prediction_dict(record: Mapping[Any, Any]) -> dict[str, Any]:

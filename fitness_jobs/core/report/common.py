@@ -78,6 +78,17 @@ def num(value: Any, ndigits: int = OTHER_DIGITS) -> float | None:
     return round(f, ndigits)
 
 
+def nums(values: Any, ndigits: int = OTHER_DIGITS) -> list[float | None]:
+    """:func:`num` of each value of a 1-D float array, in one pass: Python's own
+    ``round``, so every value is the one :func:`num` gives."""
+    array = np.asarray(values, dtype=float)
+    finite = np.isfinite(array)
+    return [
+        round(v, ndigits) if ok else None
+        for v, ok in zip(array.tolist(), finite.tolist(), strict=True)
+    ]
+
+
 def whole(value: Any) -> int | None:
     f = num(value, 6)
     return None if f is None else round(f)

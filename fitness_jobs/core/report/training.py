@@ -22,7 +22,7 @@ from fitness_jobs.core.report.common import (
     PR_EPSILON_KG,
     SECONDARY_WEIGHT,
     TOP_LIFTS,
-    num,
+    nums,
 )
 
 
@@ -207,26 +207,36 @@ def lifts_and_records(
     best["rank"] = best.groupby("row").cumcount()
 
     out = Lifts()
-    columns = ["row", "rel", "exercise", "e1rm", "weight_kg", "reps", "previous_best"]
-    columns += ["first_time", "personal_record", "rank"]
-    for r, rel, exercise, e1rm, wkg, rp, prev, first, pr, rank in best[columns].itertuples(
-        index=False, name=None
+    e1rm, previous_best = best["e1rm"].to_numpy(), best["previous_best"].to_numpy(dtype=float)
+    days = [date_of(w + d).isoformat() for d in range(7)]  # the week's lifts only
+    for r, rel, exercise, e1, wkg, rp, prev, gain, first, pr, rank in zip(
+        best["row"].to_numpy(dtype=np.int64).tolist(),
+        best["rel"].to_numpy(dtype=np.int64).tolist(),
+        best["exercise"].astype(str).tolist(),
+        nums(e1rm),
+        nums(best["weight_kg"].to_numpy()),
+        best["reps"].to_numpy().astype(np.int64).tolist(),
+        nums(previous_best),
+        nums(e1rm - previous_best),
+        best["first_time"].to_numpy(dtype=bool).tolist(),
+        best["personal_record"].to_numpy(dtype=bool).tolist(),
+        best["rank"].to_numpy(dtype=np.int64).tolist(),
+        strict=True,
     ):
-        r = int(r)
         entry = {
-            "exercise": str(exercise),
-            "e1rm_kg": num(e1rm),
-            "weight_kg": num(wkg),
-            "reps": int(rp),
-            "date": date_of(w + int(rel)).isoformat(),
-            "previous_best_e1rm_kg": num(prev),
-            "personal_record": bool(pr),
-            "first_time": bool(first),
+            "exercise": exercise,
+            "e1rm_kg": e1,
+            "weight_kg": wkg,
+            "reps": rp,
+            "date": days[rel],
+            "previous_best_e1rm_kg": prev,
+            "personal_record": pr,
+            "first_time": first,
         }
         if rank < TOP_LIFTS:
             out.top[r].append(entry)
         if pr:
-            out.records[r].append({**entry, "improvement_kg": num(e1rm - prev)})
+            out.records[r].append({**entry, "improvement_kg": gain})
         if first:
-            out.first_time[r].append(str(exercise))
+            out.first_time[r].append(exercise)
     return out
