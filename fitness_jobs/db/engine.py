@@ -65,7 +65,8 @@ def make_engine(url: str, *, echo: bool = False) -> sa.Engine:
         engine = sa.create_engine(url, echo=echo, connect_args={"timeout": 30})
         sa.event.listen(engine, "connect", _sqlite_on_connect)
         return engine
-    engine = sa.create_engine(url, echo=echo, pool_pre_ping=True, pool_size=2, max_overflow=2)
+    # A step holds up to four at once: its partition lock, the write, and two reads ahead.
+    engine = sa.create_engine(url, echo=echo, pool_pre_ping=True, pool_size=2, max_overflow=3)
     sa.event.listen(engine, "connect", _postgres_on_connect)
     return engine
 

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from fitness_jobs.db.engine import is_postgres
 from fitness_jobs.pipelines.runner import (
+    READ_AHEAD,
     ChunkReport,
     Frames,
     Validated,
@@ -130,6 +131,37 @@ def test_postgres_reads_the_next_chunk_while_writing_this_one(db_engine: sa.Engi
             ("read", 2),
             ("write", 2),
         ]
+
+
+class TwoAheadWork(EchoWork):
+    """A chunk whose write waits for the read of the chunk after next to start."""
+
+    def write(self, conn: sa.Connection, rows: Sequence[Any]) -> list[int]:
+        later = self.recorder.read_started.setdefault(self.index + 2, threading.Event())
+        overlapped = later.wait(timeout=self.wait)
+        self.recorder.note("write-overlapped" if overlapped else "write", self.index)
+        return [row // 2 for row in rows]
+
+
+def test_postgres_reads_two_chunks_ahead(db_engine: sa.Engine) -> None:
+    """While chunk 0 is computed and written, chunks 1 and 2 are both being read."""
+    assert READ_AHEAD == 2
+    recorder = Recorder()
+    chunks = [[1], [2], [3], [4]]
+    wait = 5.0 if is_postgres(db_engine) else 0.0
+    works = [
+        (TwoAheadWork(i, recorder, wait=wait if i < 2 else 0.0), ids)
+        for i, ids in enumerate(chunks)
+    ]
+    reports = list(run_chunks(db_engine, works))
+    assert [r.committed for r in reports] == chunks
+    writes = [what for what, _chunk in recorder.events if what.startswith("write")]
+    if is_postgres(db_engine):
+        assert writes[:2] == ["write-overlapped", "write-overlapped"]
+        first_write = recorder.events.index(("write-overlapped", 0))
+        assert {("read", 1), ("read", 2)} <= set(recorder.events[:first_write])
+    else:
+        assert writes == ["write"] * 4
 
 
 def test_a_failed_read_is_raised_at_its_chunks_turn(db_engine: sa.Engine) -> None:
