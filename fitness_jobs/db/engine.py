@@ -58,6 +58,19 @@ def _postgres_on_connect(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.commit()
 
 
+def without_parallel_workers(conn: sa.Connection) -> None:
+    """No parallel workers for the rest of ``conn``'s transaction (PostgreSQL).
+
+    For a chunk's reads of one day or one week: index lookups of a few thousand users,
+    while the step keeps the server busy with two such reads at once (the runner's
+    read-ahead) and its writes.  Parallel workers on top add their start, gather and
+    partial aggregates for nothing: at 100k users weekly went from 26.6 s to 22.3 s and
+    nightly from 11.8 s to 10.5 s without them.  A range's reads, which scan months,
+    keep them (a 31-day range's reads took 2.7–4× as long without)."""
+    if is_postgres(conn):
+        conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
+
+
 def make_engine(url: str, *, echo: bool = False) -> sa.Engine:
     """An engine for ``url`` with sensible settings for batch work."""
     url = normalize_url(url)

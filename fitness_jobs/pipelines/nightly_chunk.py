@@ -26,6 +26,7 @@ from fitness_jobs.core.windows import snapshot_instant
 from fitness_jobs.db import nightly as queries
 from fitness_jobs.db import reads
 from fitness_jobs.db.bulk import upsert
+from fitness_jobs.db.engine import without_parallel_workers
 from fitness_jobs.db.schema import APP_TABLES
 from fitness_jobs.db.set_summaries import set_summaries
 from fitness_jobs.pipelines.history import split_inexact, summaries_as_sets, validate_history
@@ -110,6 +111,10 @@ class NightlyChunk:
     computed_at: dt.datetime
     last: dt.date | None = None
     active: Mapping[dt.date, np.ndarray] | None = None
+    # The server's parallel workers for the reads (``db.engine.without_parallel_workers``):
+    # None gives them to a range's reads, which scan months, and not to one day's.  The
+    # I/O floor asks for them: its one stream of reads is fastest with them.
+    parallel_reads: bool | None = None
 
     @cached_property
     def days(self) -> list[dt.date]:
@@ -127,6 +132,8 @@ class NightlyChunk:
         workout (``set_summaries``), but for the users with a set whose volume is not
         exact whatever the order of summation: their sets themselves (``sets``)."""
         first, last = self.days[0], self.days[-1]
+        if not (len(self.days) > 1 if self.parallel_reads is None else self.parallel_reads):
+            without_parallel_workers(conn)
         until = snapshot_instant(last)
         sets_after = snapshot_instant(first) - SET_SPAN
         frames = {

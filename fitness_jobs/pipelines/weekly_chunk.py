@@ -21,6 +21,7 @@ from fitness_jobs.core.validation import validate_weigh_ins
 from fitness_jobs.db import reads
 from fitness_jobs.db import weekly as queries
 from fitness_jobs.db.bulk import OnConflict, upsert
+from fitness_jobs.db.engine import without_parallel_workers
 from fitness_jobs.db.schema import APP_TABLES, TransformationPrediction, WeeklyReport
 from fitness_jobs.db.set_summaries import set_summaries
 from fitness_jobs.pipelines.history import (
@@ -89,7 +90,9 @@ class WeeklyChunk:
         weeks before that, which give only volume, as one summary row per workout
         (``set_summaries``), but for users with a set whose volume is not exact whatever
         the order of summation: their sets themselves.  The best e1RM of every earlier
-        session comes aggregated by the database (``prior_best_e1rm``)."""
+        session comes aggregated by the database (``prior_best_e1rm``).  All of it without
+        the server's parallel workers (``db.engine.without_parallel_workers``)."""
+        without_parallel_workers(conn)
         week_start_utc = dt.datetime.combine(self.week, dt.time(0), dt.UTC)
         summary_after = week_start_utc - dt.timedelta(days=7 * REPORT_WEEKS_BACK) - MARGIN
         # Before this instant, every zone's local date is before W (UTC+14 at most).

@@ -18,6 +18,7 @@ from fitness_jobs.pipelines.runner import (
     ChunkReport,
     Frames,
     Validated,
+    read_chunk,
     run_chunk,
     run_chunks,
 )
@@ -178,3 +179,51 @@ def test_a_failed_read_is_raised_at_its_chunks_turn(db_engine: sa.Engine) -> Non
 def test_postgres_sessions_run_without_jit(postgres_engine: sa.Engine) -> None:
     with postgres_engine.connect() as conn:
         assert conn.exec_driver_sql("SHOW jit").scalar_one() == "off"
+
+
+class _Seen(Exception):
+    """Stops a read once the setting it runs with is noted."""
+
+
+@pytest.mark.parametrize("kind", ["one day", "range", "week", "floor"])
+def test_small_reads_run_without_parallel_workers_and_the_setting_ends_with_them(
+    postgres_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """One day's and one week's chunk reads go without the server's parallel workers; a
+    range's keep them, as does the I/O floor's; the pooled connection keeps nothing."""
+    import datetime as dt
+
+    from fitness_jobs.pipelines import nightly_chunk, weekly_chunk
+
+    seen: list[str] = []
+
+    def note(conn: sa.Connection, *_args: Any, **_kwargs: Any) -> Any:
+        seen.append(conn.exec_driver_sql("SHOW max_parallel_workers_per_gather").scalar_one())
+        raise _Seen
+
+    day, now = dt.date(2026, 11, 28), dt.datetime(2026, 11, 29, 12, tzinfo=dt.UTC)
+    work: Any
+    if kind == "week":
+        monkeypatch.setattr(weekly_chunk, "read_history", note)
+        work = weekly_chunk.WeeklyChunk(dt.date(2026, 11, 16), pd.DataFrame(), False, now)
+    else:
+        monkeypatch.setattr(nightly_chunk.reads, "users", note)
+        last = day + dt.timedelta(days=2) if kind == "range" else None
+        work = nightly_chunk.NightlyChunk(
+            day, now, last=last, parallel_reads=True if kind == "floor" else None
+        )
+    with postgres_engine.connect() as conn:
+        default = conn.exec_driver_sql("SHOW max_parallel_workers_per_gather").scalar_one()
+    assert default != "0"
+    with pytest.raises(_Seen):
+        read_chunk(postgres_engine, work, [1, 2])
+    assert seen == (["0"] if kind in ("one day", "week") else [default])
+    pooled = [postgres_engine.connect() for _ in range(postgres_engine.pool.checkedin())]
+    try:
+        after = {
+            c.exec_driver_sql("SHOW max_parallel_workers_per_gather").scalar_one() for c in pooled
+        }
+    finally:
+        for conn in pooled:
+            conn.close()
+    assert after == {default}
