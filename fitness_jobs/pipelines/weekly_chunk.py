@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from fitness_jobs.core.arrays import with_local_times
 from fitness_jobs.core.calendar import day_number, local_day_numbers
 from fitness_jobs.core.columns import SESSION_STATUSES
 from fitness_jobs.core.metrics import HISTORY_DAYS, compute_behavior_metrics
@@ -146,6 +147,9 @@ class WeeklyChunk:
         workouts = workouts[workouts["finalized_at"] < workouts["user_id"].map(cutoff)]
         weights = weights[weights["measured_at"] < weights["user_id"].map(cutoff)]
         tz_of = users.set_index("user_id")["tz"]
+        # Each instant converted to its zone once, for the metrics and the report alike.
+        users, workouts = with_local_times(users, workouts)
+        frames["users"] = users
         frames["workouts"] = workouts
         frames["sets"] = sets[sets["workout_id"].isin(set(workouts["workout_id"].tolist()))]
         frames["weights"] = weights.assign(

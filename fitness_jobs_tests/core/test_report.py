@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fitness_jobs.core.calendar import day_number
+from fitness_jobs.core.arrays import with_local_times
+from fitness_jobs.core.calendar import date_of, day_number
 from fitness_jobs.core.metrics import compute_behavior_metrics
 from fitness_jobs.core.prediction import predict_transformations
 from fitness_jobs.core.report import (
@@ -158,8 +159,12 @@ class Data:
         users = users.assign(metrics_day=W + 6, cutoff=utc(7, 0), coach_requests_7d=0)
         self.metrics = compute_behavior_metrics(users, workouts, sets).to_dict("records")
 
-    def build(self, predictions: pd.DataFrame | None = None) -> pd.DataFrame:
+    def build(
+        self, predictions: pd.DataFrame | None = None, local_times: bool = False
+    ) -> pd.DataFrame:
         users, workouts, sets = self.frames()
+        if local_times:  # instants converted to local times beforehand, as the job does
+            users, workouts = with_local_times(users, workouts)
         prior = pd.DataFrame(self.prior, columns=["user_id", "exercise", "best_e1rm"])
         if predictions is None:
             profiles = pd.DataFrame(
@@ -662,7 +667,7 @@ def test_zero_kg_sets_are_neither_lifts_nor_records_nor_history() -> None:
 # --------------------------------------------------------------------------- rounding
 
 
-def _realistic_batch(seed: int) -> pd.DataFrame:
+def _realistic_batch(seed: int, local_times: bool = False) -> pd.DataFrame:
     """40 users over 20 weeks: sessions, sets, prior bests, weigh-ins, nightly metrics."""
     rng = np.random.default_rng(seed)
     zones = ["UTC", "Asia/Kathmandu", "America/St_Johns", "Pacific/Chatham", "Europe/Berlin"]
@@ -715,7 +720,7 @@ def _realistic_batch(seed: int) -> pd.DataFrame:
             "height_cm": [np.nan if uid % 7 == 0 else 150.0 + uid for uid in ids],
         }
     )
-    return d.build(predict_transformations(pd.DataFrame(weights), profiles, W))
+    return d.build(predict_transformations(pd.DataFrame(weights), profiles, W), local_times)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -757,6 +762,37 @@ def test_json_values_are_the_columns_rounded_as_documented(seed: int) -> None:
             )
             assert copy == round(value, digits)
     assert all(count >= 5 for count in seen_values.values()), seen_values  # realistic coverage
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_reports_from_instants_converted_beforehand_are_the_same(seed: int) -> None:
+    """The job converts each workout's instants to local times once (``with_local_times``)
+    for the metrics and the report; the report from those equals the one converting
+    itself, in every zone of the batch."""
+    converted, itself = _realistic_batch(seed, local_times=True), _realistic_batch(seed)
+    pd.testing.assert_frame_equal(converted, itself, check_exact=True)
+    assert (itself["sessions"] > 0).sum() >= 10 and itself["timezone"].nunique() >= 3
+
+
+def test_logged_session_from_a_converted_first_session_is_the_same() -> None:
+    """Earliest sessions around the end of W (local midnight differs by zone), none at
+    all, and users with a session in the frame: the day-number form agrees."""
+    from fitness_jobs.core.report.adherence import has_logged_session, logged_by_day
+
+    zones = np.array(["Pacific/Kiritimati", "Pacific/Pago_Pago", "Asia/Kathmandu", "UTC"] * 50)
+    rng = np.random.default_rng(5)
+    week_end = pd.Timestamp(date_of(W + 7), tz="UTC")
+    first = pd.Series(week_end + pd.to_timedelta(rng.integers(-40, 40, zones.size), unit="h"))
+    first[::7] = pd.NaT
+    in_frame = (rng.random(zones.size) < 0.2).astype(int)
+    users = pd.DataFrame({"user_id": np.arange(zones.size), "tz": zones, "first_session_at": first})
+    converted, _ = with_local_times(
+        users, pd.DataFrame(columns=["user_id", "started_at", "finalized_at"])
+    )
+    days = converted["first_session_local"].to_numpy(dtype="datetime64[D]").astype(np.int64)
+    expected = has_logged_session(in_frame, first, zones, W)
+    assert logged_by_day(in_frame, days, W).tolist() == expected.tolist()
+    assert 0 < expected.sum() < zones.size and (~expected & first.notna()).any()
 
 
 def test_report_modules_are_pure() -> None:

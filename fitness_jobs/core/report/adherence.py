@@ -71,6 +71,16 @@ def has_logged_session(
         pd.to_datetime(pd.Series(first_session_at), utc=True).reset_index(drop=True),
         pd.Series(np.asarray(tz, dtype=object), dtype=object),
     )
+    return logged_by_day(ever, days, week_start_day)
+
+
+def logged_by_day(
+    sessions_in_frame: np.ndarray, first_session_day: np.ndarray, week_start_day: int
+) -> np.ndarray:
+    """:func:`has_logged_session` from the local day number of each user's earliest
+    session (INT64 min when none)."""
+    ever = np.asarray(sessions_in_frame) > 0
+    days = np.asarray(first_session_day, dtype=np.int64)
     known = days != np.iinfo(np.int64).min
     return ever | (known & (days <= int(week_start_day) + 6))
 

@@ -3,10 +3,12 @@
 Inputs, all for the users of one chunk (see the package docstring for the rules):
 
 * ``users``: ``user_id``, ``tz`` (canonical IANA name), ``weekly_session_target`` and,
-  optionally, ``first_session_at`` (earliest session ever, UTC; NaT when none).
+  optionally, ``first_session_at`` (earliest session ever, UTC; NaT when none), or
+  already converted, ``first_session_local`` (``core.arrays.with_local_times``).
 * ``workouts``: ``workout_id``, ``user_id``, ``status``, ``finalized_at`` (UTC),
   ``duration_seconds``, ``session_rpe``, from local day ``W − 364`` (the streak's reach;
   the volume and records need only ``W − 28``) to the end of ``W``; later ones are ignored.
+  With ``finalized_day`` (``with_local_times``) the local days are taken from it.
 * ``sets``: ``workout_id``, ``exercise``, ``muscle_group``, ``secondary_muscle_group``,
   ``reps``, ``weight_kg``, ``is_warmup`` of those workouts (those of the last 5 weeks
   suffice), and optionally ``summary``: true for a row standing for a whole workout's
@@ -27,10 +29,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fitness_jobs.core.arrays import FIRST_SESSION_LOCAL, day_numbers_of, naive_values
 from fitness_jobs.core.calendar import date_of, local_day_numbers
 from fitness_jobs.core.loads import daily_matrix, session_srpe
 from fitness_jobs.core.report.adherence import (
     has_logged_session,
+    logged_by_day,
     report_lapse_risk,
     streaks_ending_with_week,
     weekly_session_counts,
@@ -90,9 +94,12 @@ def build_weekly_reports(
     base_keep = (wk_row >= 0) & workouts["finalized_at"].notna().to_numpy()
     wk = workouts.loc[base_keep]
     wk_row = wk_row[base_keep]
-    wk_day = local_day_numbers(
-        wk["finalized_at"], pd.Series(tz[wk_row], index=wk.index, dtype=object)
-    )
+    if "finalized_day" in wk.columns:  # converted already (core.arrays.with_local_times)
+        wk_day = wk["finalized_day"].to_numpy(dtype=np.int64)
+    else:
+        wk_day = local_day_numbers(
+            wk["finalized_at"], pd.Series(tz[wk_row], index=wk.index, dtype=object)
+        )
     keep = (wk_day != _INT_MIN) & (wk_day <= w + 6)
     wk = wk.loc[keep]
     wk_row = wk_row[keep]
@@ -149,8 +156,13 @@ def build_weekly_reports(
     # ---- streak and lapse band as of the end of W; the other §5 quantities at W + 6
     weeks = weekly_session_counts(wk_row[is_session], wk_rel[is_session], n)
     streak, previous_streak = streaks_ending_with_week(weeks, targets)
-    first_session = u["first_session_at"] if "first_session_at" in u.columns else None
-    logged = has_logged_session(np.bincount(wk_row[is_session], minlength=n), first_session, tz, w)
+    sessions_in_frame = np.bincount(wk_row[is_session], minlength=n)
+    if FIRST_SESSION_LOCAL in u.columns:  # converted already
+        first_day = day_numbers_of(naive_values(u[FIRST_SESSION_LOCAL]))
+        logged = logged_by_day(sessions_in_frame, first_day, w)
+    else:
+        first_session = u["first_session_at"] if "first_session_at" in u.columns else None
+        logged = has_logged_session(sessions_in_frame, first_session, tz, w)
     met = aligned(metrics, user_index)
     ctl = numeric(met, "ctl")
     tsb = numeric(met, "tsb")
