@@ -214,14 +214,16 @@ def run_chunks(
     """Run chunks in order, yielding each one's report as it finishes.
 
     On PostgreSQL the next :data:`READ_AHEAD` chunks are read ahead, each on a connection
-    of its own in a thread, while this one is validated, computed and written: the server
-    works on the reads while Python computes, so a run takes about the longer of the two,
-    not their sum (design §11).  Two reads at once keep both of the server's cores busy
-    where one read's queries use one; a third chunk in memory costs about 70 MB at 5,000
-    users.  The chunks are other users, so nothing one writes is read by the next.  On
-    SQLite they run one by one: its reads run in this process, with no server to work
-    alongside, so a second thread would only take turns with the first.
-    A read's error is raised when its chunk's turn comes, as it would have been.
+    of its own in a thread, while this one is validated and computed, and the one before
+    is written in another thread: the server works on the reads and the write while
+    Python computes, so a run takes about the longest of the three, not their sum
+    (design §11).  Two reads at once keep both of the server's cores busy where one
+    read's queries use one; a third chunk in memory costs about 70 MB at 5,000 users.
+    The chunks are other users, so nothing one writes is read by the next, and the
+    writes commit in chunk order, one at a time.  On SQLite they run one by one: its
+    reads and writes run in this process, with no server to work alongside.
+    A read's or a write's error is raised when its chunk's turn comes, after the chunks
+    before it committed.
     """
     if not is_postgres(engine):
         for work, user_ids in chunks:
@@ -229,7 +231,11 @@ def run_chunks(
         return
     todo = iter(chunks)
     pending: deque[tuple[ChunkWork[Any], Sequence[int], Future[Read]]] = deque()
-    with ThreadPoolExecutor(max_workers=READ_AHEAD, thread_name_prefix="read-ahead") as pool:
+    writing: Future[ChunkReport] | None = None
+    with (
+        ThreadPoolExecutor(max_workers=READ_AHEAD, thread_name_prefix="read-ahead") as pool,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-behind") as writer,
+    ):
 
         def submit() -> None:
             for work, user_ids in islice(todo, READ_AHEAD - len(pending)):
@@ -239,18 +245,44 @@ def run_chunks(
             submit()
             while pending:
                 work, user_ids, future = pending.popleft()
-                read = future.result()
+                try:
+                    read = future.result()
+                except BaseException:
+                    if writing is not None:  # the chunk before it commits first
+                        done, writing = writing, None
+                        yield done.result()
+                    raise
                 submit()
-                yield finish_chunk(engine, work, user_ids, read)
+                computed = compute_chunk(work, user_ids, read)
+                if writing is not None:
+                    yield writing.result()
+                writing = writer.submit(write_chunk, engine, work, computed)
+            if writing is not None:
+                done, writing = writing, None
+                yield done.result()
         finally:
             for _work, _ids, future in pending:
                 future.cancel()
+
+
+@dataclass
+class Computed(Generic[Out]):
+    """A chunk validated and computed, its rows waiting to be written."""
+
+    report: ChunkReport
+    results: list[Out]
+    rows: dict[int, Any]
 
 
 def finish_chunk(
     engine: sa.Engine, work: ChunkWork[Out], user_ids: Sequence[int], read: Read
 ) -> ChunkReport:
     """Validate, compute and write a chunk that has been read, isolating failures."""
+    return write_chunk(engine, work, compute_chunk(work, user_ids, read))
+
+
+def compute_chunk(work: ChunkWork[Out], user_ids: Sequence[int], read: Read) -> Computed[Out]:
+    """Validate and compute a chunk that has been read, isolating failures."""
     report = ChunkReport(users=len(user_ids))
     report.timings["read"] = read.seconds
     raw = read.frames
@@ -284,11 +316,17 @@ def finish_chunk(
     computed = isolate(everyone, compute)
     report.errors.update(computed.errors)
     report.bisections += max(0, computed.calls - 1)
+    rows = work.records(computed.results) if computed.results else {}
     lap("compute")
+    return Computed(report, computed.results, rows)
+
+
+def write_chunk(engine: sa.Engine, work: ChunkWork[Out], computed: Computed[Out]) -> ChunkReport:
+    """Write a computed chunk's rows, isolating the users whose rows are refused."""
+    report, rows = computed.report, computed.rows
     if not computed.results:
         return report
-
-    rows = work.records(computed.results)
+    started = time.perf_counter()
     to_write = [uid for uid in rows if uid not in report.errors]
     written = write_isolated(
         engine, to_write, lambda conn, ids: work.write(conn, [rows[i] for i in ids])
@@ -297,7 +335,6 @@ def finish_chunk(
     report.bisections += written.bisections
     report.committed = list(written.committed)
     report.changed = [uid for batch in written.returned for uid in batch]
-    lap("write")
-
+    report.timings["write"] += time.perf_counter() - started
     work.tally(computed.results, report.committed, report)
     return report

@@ -34,6 +34,7 @@ class Recorder:
     def __init__(self) -> None:
         self.events: list[tuple[str, int]] = []
         self.read_started: dict[int, threading.Event] = {}
+        self.computed: dict[int, threading.Event] = {}
         self.lock = threading.Lock()
 
     def note(self, what: str, chunk: int) -> None:
@@ -179,6 +180,63 @@ def test_a_failed_read_is_raised_at_its_chunks_turn(db_engine: sa.Engine) -> Non
 def test_postgres_sessions_run_without_jit(postgres_engine: sa.Engine) -> None:
     with postgres_engine.connect() as conn:
         assert conn.exec_driver_sql("SHOW jit").scalar_one() == "off"
+
+
+class WriteBehindWork(EchoWork):
+    """Notes when its compute runs; chunk ``fail_write``'s write raises.  A write waits
+    (briefly) for the next chunk's compute to start."""
+
+    def __init__(self, index: int, recorder: Recorder, fail_write: bool, wait: float) -> None:
+        super().__init__(index, recorder, wait=wait)
+        self.fail_write = fail_write
+        for chunk in (index, index + 1):
+            recorder.computed.setdefault(chunk, threading.Event())
+
+    def compute(self, frames: Frames) -> pd.DataFrame:
+        self.recorder.note("compute", self.index)
+        self.recorder.computed[self.index].set()
+        return super().compute(frames)
+
+    def write(self, conn: sa.Connection, rows: Sequence[Any]) -> list[int]:
+        overlapped = self.recorder.computed[self.index + 1].wait(timeout=self.wait)
+        self.recorder.note("write-overlapped" if overlapped else "write", self.index)
+        if self.fail_write:
+            raise WriteFailed(f"chunk {self.index}")
+        return [row // 2 for row in rows]
+
+
+class WriteFailed(RuntimeError):
+    pass
+
+
+def test_postgres_writes_a_chunk_while_computing_the_next(db_engine: sa.Engine) -> None:
+    recorder = Recorder()
+    wait = 5.0 if is_postgres(db_engine) else 0.0
+    works = [
+        (WriteBehindWork(i, recorder, False, wait if i < len(CHUNKS) - 1 else 0.0), ids)
+        for i, ids in enumerate(CHUNKS)
+    ]
+    reports = list(run_chunks(db_engine, works))
+    assert [r.committed for r in reports] == CHUNKS
+    writes = [what for what, _chunk in recorder.events if what.startswith("write")]
+    if is_postgres(db_engine):
+        assert writes == ["write-overlapped", "write-overlapped", "write"]
+    else:
+        assert writes == ["write", "write", "write"]
+
+
+def test_a_failed_write_is_raised_at_its_chunks_turn_after_the_chunks_before(
+    db_engine: sa.Engine,
+) -> None:
+    """A write's error (not a user's: the whole write) comes after the report of the
+    chunk before it, and no later chunk is written."""
+    recorder = Recorder()
+    works = [(WriteBehindWork(i, recorder, i == 1, 0.0), ids) for i, ids in enumerate(CHUNKS)]
+    reports = run_chunks(db_engine, works)
+    assert next(reports).committed == CHUNKS[0]
+    with pytest.raises(WriteFailed, match="chunk 1"):
+        next(reports)
+    assert [c for what, c in recorder.events if what.startswith("write")] == [0, 1]
 
 
 class _Seen(Exception):
