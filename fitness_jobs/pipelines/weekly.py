@@ -57,7 +57,10 @@ from fitness_jobs.pipelines.weekly_due import (  # noqa: F401  (re-exported)
     zones_in_window,
 )
 
-DEFAULT_CHUNK_SIZE = 2_000
+# Fewer, larger chunks pay the per-chunk costs (a pass over each zone, the queries'
+# planning) fewer times: at 100k users, 4,000 took 20.9 s on average against 21.8 s for
+# 2,000 (three alternating runs), for about 190 MB more at the peak (610 MB).
+DEFAULT_CHUNK_SIZE = 4_000
 
 
 @dataclass
