@@ -134,6 +134,11 @@ def _texts(column: pd.Series) -> Field | None:
     return Field("int4", (codes + 1).astype(np.int32), nulls, [str(v) for v in distinct])
 
 
+def is_document(kind: sa.types.TypeEngine[Any]) -> bool:
+    """A JSON column (PostgreSQL's ``jsonb`` is SQLAlchemy's JSON too)."""
+    return isinstance(kind, sa.JSON)
+
+
 def _missing(value: Any) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
@@ -149,7 +154,7 @@ def _documents(column: pd.Series) -> Field:
 
 def encode(column: pd.Series, kind: sa.types.TypeEngine[Any]) -> Field | None:
     """``column`` staged for a target column of type ``kind``, or None."""
-    if isinstance(kind, sa.JSON) or kind.__class__.__name__ == "JSONB":
+    if is_document(kind):
         return _documents(column)
     if isinstance(kind, (UTCDateTime, sa.DateTime)):
         return _instants(column)

@@ -57,7 +57,7 @@ def records_from_frame(
 def _copy_converter(column: sa.ColumnElement[Any]) -> Callable[[Any], Any]:
     """Python value → what COPY sends for this column (chosen once per column, not per
     value: a weekly chunk writes some 90,000 values)."""
-    if isinstance(column.type, sa.JSON) or column.type.__class__.__name__ == "JSONB":
+    if binary_copy.is_document(column.type):
 
         def document(value: Any) -> Any:
             value = _py(value)
@@ -263,7 +263,7 @@ def _stage(
 
 
 def _has_documents(tbl: sa.Table, cols: Sequence[str]) -> bool:
-    return any(isinstance(tbl.c[c].type, sa.JSON) for c in cols)
+    return any(binary_copy.is_document(tbl.c[c].type) for c in cols)
 
 
 def _sqlite_converter(column: sa.ColumnElement[Any]) -> Callable[[Any], Any]:
@@ -280,7 +280,7 @@ def _sqlite_converter(column: sa.ColumnElement[Any]) -> Callable[[Any], Any]:
             return value.strftime("%Y-%m-%d %H:%M:%S.%f")
 
         return stamp
-    if isinstance(kind, sa.JSON):
+    if binary_copy.is_document(kind):
         return lambda value: None if value is None else json.dumps(value)
     if isinstance(kind, sa.Date):
 
