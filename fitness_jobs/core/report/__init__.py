@@ -49,6 +49,7 @@ weekly/daily volumes and loads have 2 decimals; e1RMs, weights and prediction nu
 Nothing here imports dagster or touches a database.
 """
 
+from fitness_jobs.core.columns import SESSION_STATUSES
 from fitness_jobs.core.report.adherence import (
     has_logged_session,
     report_lapse_risk,
@@ -67,7 +68,6 @@ from fitness_jobs.core.report.common import (
     REPORT_COLUMNS,
     REPORT_VERSION,
     SECONDARY_WEIGHT,
-    SESSION_STATUSES,
     TOP_LIFTS,
 )
 from fitness_jobs.core.report.markdown import report_markdown

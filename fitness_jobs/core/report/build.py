@@ -31,6 +31,7 @@ import pandas as pd
 
 from fitness_jobs.core.arrays import FIRST_SESSION_LOCAL, day_numbers_of, naive_values
 from fitness_jobs.core.calendar import date_of, local_day_numbers
+from fitness_jobs.core.columns import SESSION_STATUSES
 from fitness_jobs.core.loads import daily_matrix, session_srpe
 from fitness_jobs.core.report.adherence import (
     has_logged_session,
@@ -46,7 +47,6 @@ from fitness_jobs.core.report.common import (
     MONOTONY_MIN_SESSIONS,
     REPORT_COLUMNS,
     REPORT_VERSION,
-    SESSION_STATUSES,
     aligned,
     num,
     numeric,

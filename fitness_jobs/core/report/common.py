@@ -11,7 +11,6 @@ import pandas as pd
 # 2 from the pinned readings of 2026-12-01 on (streak ending with W, no lapse band without
 # a session, one target rule); reports already written keep the version they were written with.
 REPORT_VERSION = 2
-SESSION_STATUSES = ("completed", "partial")
 ACWR_SPIKE = 1.5
 MONOTONY_MIN_SESSIONS = 4
 HIGH_MONOTONY = 2.0  # Foster: monotony above 2 goes with strain and illness
