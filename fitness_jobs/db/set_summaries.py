@@ -58,24 +58,37 @@ def set_summaries(
     product = sa.cast(s.c.reps, sa.Float) * sa.cast(s.c.weight_kg, sa.Float) * 16
     volume = sa.case((working, sa.case((exact, sa.cast(product, sa.BigInteger)), else_=0)), else_=0)
     inexact = sa.case((working, sa.case((exact, 0), else_=1)), else_=0)
-    stmt = (
-        sa.select(
-            s.c.workout_id,
-            w.c.user_id,
-            sa.func.count(),
-            _count(sa.not_(reps_ok)),
-            _count(sa.and_(reps_ok, sa.not_(weight_ok))),
-            sa.func.sum(volume),
-            sa.func.sum(inexact),
-        )
-        .join(w, w.c.id == s.c.workout_id)
-        .where(
-            among(conn, w.c.user_id, user_ids),
-            w.c.finalized_at > after,
-            w.c.finalized_at <= until,
-        )
-        .group_by(s.c.workout_id, w.c.user_id)
+    aggregates = [
+        sa.func.count().label("sets"),
+        _count(sa.not_(reps_ok)).label("invalid_reps"),
+        _count(sa.and_(reps_ok, sa.not_(weight_ok))).label("invalid_weight"),
+        sa.func.sum(volume).label("volume_16ths"),
+        sa.func.sum(inexact).label("inexact"),
+    ]
+    chosen = (
+        among(conn, w.c.user_id, user_ids),
+        w.c.finalized_at > after,
+        w.c.finalized_at <= until,
     )
+    if conn.dialect.name == "postgresql":
+        # Each chosen workout's sets through the index on workout_id (a LATERAL subquery
+        # is a nested loop by construction).  A join left to the planner scans the whole
+        # sets table as soon as it guesses many sets per workout, and then sorts them.
+        per_workout = sa.select(*aggregates).where(s.c.workout_id == w.c.id).lateral("per_workout")
+        stmt = (
+            sa.select(w.c.id, w.c.user_id, *per_workout.c)
+            .select_from(w.join(per_workout, sa.true()))
+            .where(*chosen, per_workout.c.sets > 0)
+            .order_by(w.c.id)
+        )
+    else:
+        stmt = (
+            sa.select(s.c.workout_id, w.c.user_id, *aggregates)
+            .join(w, w.c.id == s.c.workout_id)
+            .where(*chosen)
+            .group_by(s.c.workout_id, w.c.user_id)
+            .order_by(s.c.workout_id)
+        )
     frame = read_frame(conn, stmt, SET_SUMMARY_COLUMNS)
     for col in SET_SUMMARY_COLUMNS:
         frame[col] = pd.to_numeric(frame[col]).astype("int64")

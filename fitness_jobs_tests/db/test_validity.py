@@ -94,7 +94,8 @@ def test_first_session_and_active_users_ignore_excluded_rows(db_engine: sa.Engin
 
 def test_set_summaries_count_and_sum_as_the_sets_themselves(db_engine: sa.Engine) -> None:
     """The nightly job's one row per workout gives ``validate_sets``' counts (workouts not
-    kept first, then reps, then weight) and, when exact, the volume of the kept working sets."""
+    kept first, then reps, then weight) and, when exact, the volume of the kept working sets
+    (on PostgreSQL through a LATERAL subquery per workout, on SQLite through a join)."""
     sets = [
         *SETS,  # workout 1 (kept): bad reps and weights among them
         workout_set(1, id=110, is_warmup=True, weight_kg=40.0),  # a warm-up: no volume
@@ -109,6 +110,8 @@ def test_set_summaries_count_and_sum_as_the_sets_themselves(db_engine: sa.Engine
     with db_engine.connect() as conn:
         summaries = set_summaries(conn, [1], after, until).set_index("workout_id")
         set_frame = reads.workout_sets(conn, [1], after, until)
+    # One row per workout that has sets (none for the others), in workout id order.
+    assert summaries.index.tolist() == [1, 2, 3]
     kept_workouts = [1, 3, 4, 6, 9, 12, 14]
     kept_sets, expected = validate_sets(set_frame, kept_workout_ids=kept_workouts)
     kept_summaries, counted = validate_set_summaries(summaries.reset_index(), kept_workouts)
