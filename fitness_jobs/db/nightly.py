@@ -1,10 +1,11 @@
 """Queries of the nightly job: coach requests by day, and its checks (coverage and value
-ranges of one snapshot)."""
+ranges of snapshots, all the days of a range in one query)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -60,39 +61,69 @@ RANGE_RULES: dict[str, str] = {
 }
 
 
-def of_snapshot(as_of: dt.datetime) -> sa.ColumnElement[bool]:
-    """The metrics rows of snapshot ``as_of``.  Their ``metrics_date`` is the local date at
-    ``as_of`` (midnight UTC), the UTC date or the day before in zones from UTC−12 to
-    UTC+14: saying so (with a day's margin) lets the date index find them, not a scan of
-    every snapshot's rows, which a year of backfill makes millions."""
+def of_snapshots(instants: Sequence[dt.datetime]) -> sa.ColumnElement[bool]:
+    """The metrics rows of the snapshots ``instants``.  A row's ``metrics_date`` is the local
+    date at its ``as_of`` (midnight UTC), the UTC date or the day before in zones from
+    UTC−12 to UTC+14: saying so (with a day's margin) lets the date index find them, not a
+    scan of every snapshot's rows, which a year of backfill makes millions."""
     t = UserBehaviorMetrics.__table__
-    day = as_of.astimezone(dt.UTC).date()
+    days = [as_of.astimezone(dt.UTC).date() for as_of in instants]
     return sa.and_(
-        t.c.snapshot_at == as_of,
-        t.c.metrics_date.between(day - dt.timedelta(days=2), day + dt.timedelta(days=1)),
+        t.c.snapshot_at.in_(list(instants)),
+        t.c.metrics_date.between(min(days) - dt.timedelta(days=2), max(days) + dt.timedelta(days=1)),
     )
 
 
-def users_without_metrics(
-    conn: sa.Connection, as_of: dt.datetime, user_ids: Sequence[int]
-) -> list[int]:
-    """Of ``user_ids``, those with no ``user_behavior_metrics`` row for snapshot ``as_of``,
-    in their order.  The snapshot's ids are read whole (COPY on PostgreSQL): cheaper
-    than sending tens of thousands of ids to match."""
+def _snapshot_index(instants: Sequence[dt.datetime]) -> sa.ColumnElement[Any]:
+    """The position in ``instants`` of a row's snapshot."""
     t = UserBehaviorMetrics.__table__
-    have = read_frame(conn, sa.select(t.c.user_id).where(of_snapshot(as_of)), ["user_id"])
-    wanted = np.asarray(user_ids, dtype=np.int64)
-    return wanted[~np.isin(wanted, have["user_id"].to_numpy(dtype=np.int64))].tolist()
+    return sa.case({as_of: i for i, as_of in enumerate(instants)}, value=t.c.snapshot_at)
 
 
-def metrics_range_violations(conn: sa.Connection, as_of: dt.datetime) -> dict[str, int]:
-    """Rows of snapshot ``as_of`` breaking each rule of ``RANGE_RULES`` (non-zero counts),
-    in one pass: a conditional count per rule."""
+def users_without_metrics(
+    conn: sa.Connection, wanted: Sequence[tuple[dt.datetime, Sequence[int]]]
+) -> list[list[int]]:
+    """For each (snapshot ``as_of``, ids) of ``wanted``, those of the ids with no
+    ``user_behavior_metrics`` row for the snapshot, in their order.  One read of the
+    snapshots' ids (COPY on PostgreSQL): cheaper than sending tens of thousands of ids to
+    match, or than one read per snapshot."""
+    if not wanted:
+        return []
+    instants = [as_of for as_of, _ids in wanted]
+    t = UserBehaviorMetrics.__table__
+    stmt = sa.select(_snapshot_index(instants), t.c.user_id).where(of_snapshots(instants))
+    have = read_frame(conn, stmt, ["snapshot", "user_id"])
+    snapshot = have["snapshot"].to_numpy(dtype=np.int64)
+    user_ids = have["user_id"].to_numpy(dtype=np.int64)
+    missing = []
+    for i, (_as_of, ids) in enumerate(wanted):
+        ids = np.asarray(ids, dtype=np.int64)
+        missing.append(ids[~np.isin(ids, user_ids[snapshot == i])].tolist())
+    return missing
+
+
+def metrics_range_violations(
+    conn: sa.Connection, instants: Sequence[dt.datetime]
+) -> list[dict[str, int]]:
+    """For each snapshot of ``instants``, its rows breaking each rule of ``RANGE_RULES``
+    (non-zero counts), in one pass over all of them: a conditional count per rule and
+    snapshot."""
+    if not instants:
+        return []
     t = UserBehaviorMetrics.__table__
     names = list(RANGE_RULES)
     counts = [
         sa.func.coalesce(sa.func.sum(sa.case((sa.text(f"({RANGE_RULES[n]})"), 1), else_=0)), 0)
         for n in names
     ]
-    row = conn.execute(sa.select(*counts).select_from(t).where(of_snapshot(as_of))).one()
-    return {name: int(count) for name, count in zip(names, row, strict=True) if count}
+    snapshot = _snapshot_index(instants).label("snapshot")
+    stmt = sa.select(snapshot, *counts).select_from(t).where(of_snapshots(instants))
+    by_snapshot = {row[0]: row[1:] for row in conn.execute(stmt.group_by(snapshot))}
+    return [
+        {
+            name: int(count)
+            for name, count in zip(names, by_snapshot.get(i, [0] * len(names)), strict=True)
+            if count
+        }
+        for i in range(len(instants))
+    ]

@@ -272,14 +272,17 @@ def finish_nightly(
     fill_days(report)
     failed = np.asarray(sorted(report.errors), dtype=np.int64)
     if plan.limit != 0:
+        days = report.days
+        instants = [day.as_of for day in days]
         with engine.connect() as conn:
-            for day in report.days:
-                active = plan.active[day.partition]
-                day.failed = int(np.isin(active, failed).sum())
-                day.missing_user_ids = queries.users_without_metrics(
-                    conn, day.as_of, active.tolist()
-                )
-                day.range_violations = queries.metrics_range_violations(conn, day.as_of)
+            missing = queries.users_without_metrics(
+                conn, [(day.as_of, plan.active[day.partition]) for day in days]
+            )
+            violations = queries.metrics_range_violations(conn, instants)
+        for day, day_missing, day_violations in zip(days, missing, violations, strict=True):
+            day.failed = int(np.isin(plan.active[day.partition], failed).sum())
+            day.missing_user_ids = day_missing
+            day.range_violations = day_violations
     for day in report.days:
         log(
             "info",

@@ -11,7 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from fitness_jobs.db import active_users, reads
-from fitness_jobs.db.nightly import metrics_range_violations
+from fitness_jobs.db.nightly import metrics_range_violations, users_without_metrics
+from fitness_jobs.db.schema import UserBehaviorMetrics
 from fitness_jobs.errors import ConfigurationError
 from fitness_jobs.pipelines import nightly_chunk
 from fitness_jobs.pipelines.nightly import (
@@ -339,6 +340,26 @@ def test_range_check_query_flags_bad_values(db_engine: sa.Engine) -> None:
     assert violations["negative count"] == 1
 
 
+def test_checks_judge_each_snapshot_of_several_in_one_query(db_engine: sa.Engine) -> None:
+    """A range's checks read all its snapshots at once and still judge each on its own: a
+    bad row or a missing user counts for its own snapshot only."""
+    days = [D - dt.timedelta(days=2), D - dt.timedelta(days=1), D]
+    instants = [snapshot_instant(day) for day in days]
+    write(db_engine, users=[user(1), user(2)], workouts=[workout(1, "2026-11-20 10:00")])
+    for day in days:
+        run_nightly(db_engine, day, now=NOW)
+    t = UserBehaviorMetrics.__table__
+    with db_engine.begin() as conn:
+        conn.execute(t.update().where(t.c.snapshot_at == instants[1]).values(adherence_4w=1.5))
+        conn.execute(t.delete().where(t.c.snapshot_at == instants[2]))
+    with db_engine.connect() as conn:
+        violations = metrics_range_violations(conn, instants)
+        missing = users_without_metrics(conn, [(at, [2, 1]) for at in instants])
+    assert violations == [{}, {"adherence_4w outside [0, 1]": 1}, {}]
+    assert missing == [[2], [2], [2, 1]]  # user 2 never had a row; ids in the order asked
+
+
 def _violations(engine: sa.Engine) -> dict[str, int]:
     with engine.connect() as conn:
-        return metrics_range_violations(conn, AS_OF)
+        (violations,) = metrics_range_violations(conn, [AS_OF])
+        return violations

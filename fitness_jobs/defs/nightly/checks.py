@@ -28,8 +28,12 @@ def coverage(context: dg.AssetCheckExecutionContext, app_db: AppDatabase) -> dg.
         total, missing, by_day = 0, set[int](), {}
         with app_db.engine().connect() as conn:
             actives = active_users_at(conn, instants)
-            for key, as_of, active in zip(context.partition_keys, instants, actives, strict=True):
-                day_missing = queries.users_without_metrics(conn, as_of, active.tolist())
+            missing_ids = queries.users_without_metrics(
+                conn, list(zip(instants, actives, strict=True))
+            )
+            for key, active, day_missing in zip(
+                context.partition_keys, actives, missing_ids, strict=True
+            ):
                 total += len(active)
                 missing.update(day_missing)
                 if day_missing:
@@ -63,8 +67,8 @@ def value_ranges(
     def judge() -> dict[str, int]:
         total: Counter[str] = Counter()
         with app_db.engine().connect() as conn:
-            for as_of in instants:
-                total.update(queries.metrics_range_violations(conn, as_of))
+            for day in queries.metrics_range_violations(conn, instants):
+                total.update(day)
         return dict(total)
 
     violations = run_or_fail(judge)
