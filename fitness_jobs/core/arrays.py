@@ -91,12 +91,20 @@ def grouped_quantiles(
     """Per-group quantiles ``qs`` with numpy's default (linear) interpolation; NaN for
     empty groups.  The values are sorted within groups once for all of ``qs``."""
     group = np.asarray(group, dtype=np.int64)
-    values = np.asarray(values, dtype=float)
+    values = np.asarray(values)
     if values.size == 0:
         return [np.full(n_groups, np.nan) for _ in qs]
-    order = np.lexsort((values, group))
-    g_sorted = group[order]
-    v_sorted = values[order]
+    span = int(values.max()) + 1 if np.issubdtype(values.dtype, np.integer) else 0
+    if 0 < span and values.min() >= 0 and n_groups * span < 2**62:
+        # Small non-negative integers (gaps in days): one sort of group·span + value.
+        key = np.sort(group * span + values.astype(np.int64))
+        g_sorted = key // span
+        v_sorted = (key - g_sorted * span).astype(float)
+    else:
+        values = values.astype(float)
+        order = np.lexsort((values, group))
+        g_sorted = group[order]
+        v_sorted = values[order]
     counts = np.bincount(g_sorted, minlength=n_groups)
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     has = counts > 0

@@ -8,6 +8,8 @@ user in one vector operation, giving bit for bit what ``scipy.signal.lfilter`` g
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 CTL_DAYS = 42  # chronic training load time constant (Banister/Coggan PMC)
@@ -40,15 +42,24 @@ def ewma(loads: np.ndarray, alpha: float, last: int | None = None) -> np.ndarray
     the same values, without the filter's per-row set-up or a full-length output when
     only the last days are wanted.
     """
+    return ewmas(loads, (alpha,), last)[0]
+
+
+def ewmas(loads: np.ndarray, alphas: Sequence[float], last: int | None = None) -> np.ndarray:
+    """:func:`ewma` for several ``alphas`` at once: ``out[k]`` is ``ewma(loads, alphas[k],
+    last)``, value for value (the same two products and sum per element), in one pass
+    over the days instead of one per alpha."""
     loads = np.asarray(loads, dtype=float)
     days = loads.shape[-1]
     keep = days if last is None else max(0, min(last, days))
-    out = np.empty((*loads.shape[:-1], keep))
+    out = np.empty((len(alphas), *loads.shape[:-1], keep))
     if days == 0:
         return out
     by_day = np.ascontiguousarray(np.moveaxis(loads, -1, 0))
+    shape = (len(alphas),) + (1,) * (loads.ndim - 1)
+    alpha = np.asarray(alphas, dtype=float).reshape(shape)
     pole = -(1.0 - alpha)  # the filter's a₁
-    state = np.zeros(loads.shape[:-1])
+    state = np.zeros((len(alphas), *loads.shape[:-1]))
     term = np.empty_like(state)
     for t in range(days):
         np.multiply(by_day[t], alpha, out=term)
@@ -80,19 +91,36 @@ def performance_management(daily_load: np.ndarray) -> dict[str, np.ndarray]:
     ``daily_load`` is ``(n_users, n_days)`` with the last column the reference day;
     CTL = ATL = 0 before its first day.
     """
-    ctl = ewma(daily_load, 1.0 / CTL_DAYS, last=2)
-    atl = ewma(daily_load, 1.0 / ATL_DAYS, last=2)
-    if daily_load.shape[-1] >= 2:
-        tsb = ctl[..., -2] - atl[..., -2]
-    else:
-        tsb = np.zeros(daily_load.shape[:-1])
-    return {"ctl": ctl[..., -1], "atl": atl[..., -1], "tsb": tsb}
+    return training_loads(daily_load, acwr=False)
 
 
 def acute_chronic_ratio(daily_load: np.ndarray) -> np.ndarray:
     """EWMA ACWR on the last day (acute λ = 2/8 over chronic λ = 2/29); NaN when chronic is 0."""
-    acute = ewma(daily_load, ACWR_ACUTE_LAMBDA, last=1)[..., -1]
-    chronic = ewma(daily_load, ACWR_CHRONIC_LAMBDA, last=1)[..., -1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(chronic > 0, acute / np.where(chronic > 0, chronic, 1.0), np.nan)
-    return ratio
+    return training_loads(daily_load, pmc=False)["acwr"]
+
+
+def training_loads(
+    daily_load: np.ndarray, *, pmc: bool = True, acwr: bool = True
+) -> dict[str, np.ndarray]:
+    """:func:`performance_management`'s ``ctl``, ``atl`` and ``tsb`` (``pmc``) and
+    :func:`acute_chronic_ratio`'s ``acwr`` (``acwr``), from one pass over the days."""
+    alphas = [
+        *((1.0 / CTL_DAYS, 1.0 / ATL_DAYS) if pmc else ()),
+        *((ACWR_ACUTE_LAMBDA, ACWR_CHRONIC_LAMBDA) if acwr else ()),
+    ]
+    smoothed = ewmas(daily_load, alphas, last=2)
+    out: dict[str, np.ndarray] = {}
+    if pmc:
+        ctl, atl = smoothed[0], smoothed[1]
+        if daily_load.shape[-1] >= 2:
+            out["tsb"] = ctl[..., -2] - atl[..., -2]
+        else:
+            out["tsb"] = np.zeros(daily_load.shape[:-1])
+        out["ctl"], out["atl"] = ctl[..., -1], atl[..., -1]
+    if acwr:
+        acute, chronic = smoothed[-2][..., -1], smoothed[-1][..., -1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["acwr"] = np.where(
+                chronic > 0, acute / np.where(chronic > 0, chronic, 1.0), np.nan
+            )
+    return out

@@ -336,8 +336,8 @@ def compute_behavior_metrics(
         minlength=n * LOAD_DAYS,
     ).reshape(n, LOAD_DAYS)
     series = np.ascontiguousarray(load_by_age[:, ::-1])  # chronological, last = metrics day
-    pmc = loads.performance_management(series)
-    acwr = loads.acute_chronic_ratio(series)
+    pmc = loads.training_loads(series)
+    acwr = pmc["acwr"]
 
     max_age = np.full(n, -1, dtype=np.int64)
     np.maximum.at(max_age, s_row, s_age)

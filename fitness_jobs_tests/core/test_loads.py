@@ -47,6 +47,27 @@ def test_ewma_is_bit_for_bit_scipys_lfilter(alpha: float) -> None:
     assert np.array_equal(loads.ewma(daily[0], alpha), expected[0])  # one series
 
 
+def test_training_loads_in_one_pass_are_each_ewma_bit_for_bit() -> None:
+    """CTL, ATL, TSB and ACWR from one pass over the days (four smoothing constants at
+    once) equal, value for value, what one ``lfilter`` per constant gives."""
+    rng = np.random.default_rng(7)
+    daily = rng.exponential(250.0, (300, 180)) * (rng.random((300, 180)) < 0.5)
+    daily[0] = 0.0  # chronic 0: no ratio
+
+    def filtered(alpha: float) -> np.ndarray:
+        return lfilter([alpha], [1.0, -(1.0 - alpha)], daily, axis=-1)
+
+    ctl, atl = filtered(1 / loads.CTL_DAYS), filtered(1 / loads.ATL_DAYS)
+    acute, chronic = filtered(loads.ACWR_ACUTE_LAMBDA), filtered(loads.ACWR_CHRONIC_LAMBDA)
+    got = loads.training_loads(daily)
+    assert np.array_equal(got["ctl"], ctl[:, -1])
+    assert np.array_equal(got["atl"], atl[:, -1])
+    assert np.array_equal(got["tsb"], ctl[:, -2] - atl[:, -2])
+    assert np.isnan(got["acwr"][0])
+    assert np.array_equal(got["acwr"][1:], acute[1:, -1] / chronic[1:, -1])
+    assert np.array_equal(loads.ewmas(daily, [0.5, 0.25])[1], filtered(0.25))
+
+
 def test_daily_matrix_sums_and_drops_out_of_range() -> None:
     m = loads.daily_matrix(
         row=np.array([0, 0, 1, 1, 1, -1]),
