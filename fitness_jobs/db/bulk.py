@@ -213,7 +213,10 @@ def upsert(
         params or None,
     )
     dates = [isinstance(tbl.c[k].type, sa.Date) for k in key]
-    written = [_key_values(dates, row) for row in result]
+    if conn.dialect.name == "postgresql" or not any(dates):  # dates come back as dates
+        written = [tuple(row) for row in result]
+    else:
+        written = [_key_values(dates, row) for row in result]
     conn.exec_driver_sql(f'DELETE FROM "{stage}"')
     return written
 

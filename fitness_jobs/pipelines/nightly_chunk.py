@@ -4,6 +4,7 @@ for a chunk of users (design §5).  ``pipelines.nightly`` orchestrates the run."
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -299,13 +300,20 @@ class NightlyChunk:
         self, outputs: Sequence[pd.DataFrame], committed: Sequence[int], report: ChunkReport
     ) -> None:
         kept, superseded = self._final(outputs)
-        labels = np.array([day.isoformat() for day in self.days], dtype=object)
+        labels = [day.isoformat() for day in self.days]
         ok = kept[kept["user_id"].isin(set(committed))]
-        day = labels[ok["day_index"].to_numpy()].tolist()
-        report.count("written", day)
+        # Counted by group (a range's chunk has hundreds of thousands of rows, a few
+        # hundred distinct (day, value) pairs), then labelled.
+        sizes = ok.groupby("day_index").size()
+        report.add_counts("written", {labels[d]: int(c) for d, c in sizes.items()})
         for name in ("lapse_risk", "metrics_date"):
-            values = ok[name].tolist()
-            report.count(name, values)
-            report.count(f"day|{name}", [f"{d}|{v}" for d, v in zip(day, values, strict=True)])
+            by_value: Counter[str] = Counter()
+            by_day_value: dict[str, int] = {}
+            for (d, value), c in ok.groupby(["day_index", name], sort=False).size().items():
+                by_value[str(value)] += int(c)
+                by_day_value[f"{labels[d]}|{value}"] = int(c)
+            report.add_counts(name, by_value)
+            report.add_counts(f"day|{name}", by_day_value)
         gone = superseded[superseded["user_id"].isin(set(committed))]
-        report.count("superseded", labels[gone["day_index"].to_numpy()].tolist())
+        sizes = gone.groupby("day_index").size()
+        report.add_counts("superseded", {labels[d]: int(c) for d, c in sizes.items()})

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
@@ -94,6 +94,10 @@ class ChunkReport:
     def count(self, name: str, values: Sequence[Any]) -> None:
         """Add ``values`` to the distribution ``name`` (e.g. lapse bands)."""
         self.distributions.setdefault(name, Counter()).update(str(v) for v in values)
+
+    def add_counts(self, name: str, counts: Mapping[str, int]) -> None:
+        """Add counts already made (value → how many) to the distribution ``name``."""
+        self.distributions.setdefault(name, Counter()).update(counts)
 
 
 @dataclass(frozen=True)
