@@ -95,7 +95,7 @@ def grouped_quantiles(
     if values.size == 0:
         return [np.full(n_groups, np.nan) for _ in qs]
     span = int(values.max()) + 1 if np.issubdtype(values.dtype, np.integer) else 0
-    if 0 < span and values.min() >= 0 and n_groups * span < 2**62:
+    if span > 0 and values.min() >= 0 and n_groups * span < 2**62:
         # Small non-negative integers (gaps in days): one sort of group·span + value.
         key = np.sort(group * span + values.astype(np.int64))
         g_sorted = key // span

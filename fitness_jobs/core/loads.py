@@ -120,7 +120,5 @@ def training_loads(
     if acwr:
         acute, chronic = smoothed[-2][..., -1], smoothed[-1][..., -1]
         with np.errstate(divide="ignore", invalid="ignore"):
-            out["acwr"] = np.where(
-                chronic > 0, acute / np.where(chronic > 0, chronic, 1.0), np.nan
-            )
+            out["acwr"] = np.where(chronic > 0, acute / np.where(chronic > 0, chronic, 1.0), np.nan)
     return out

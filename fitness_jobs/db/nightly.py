@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import sqlalchemy as sa
 
@@ -70,7 +71,9 @@ def of_snapshots(instants: Sequence[dt.datetime]) -> sa.ColumnElement[bool]:
     days = [as_of.astimezone(dt.UTC).date() for as_of in instants]
     return sa.and_(
         t.c.snapshot_at.in_(list(instants)),
-        t.c.metrics_date.between(min(days) - dt.timedelta(days=2), max(days) + dt.timedelta(days=1)),
+        t.c.metrics_date.between(
+            min(days) - dt.timedelta(days=2), max(days) + dt.timedelta(days=1)
+        ),
     )
 
 
@@ -81,7 +84,7 @@ def _snapshot_index(instants: Sequence[dt.datetime]) -> sa.ColumnElement[Any]:
 
 
 def users_without_metrics(
-    conn: sa.Connection, wanted: Sequence[tuple[dt.datetime, Sequence[int]]]
+    conn: sa.Connection, wanted: Sequence[tuple[dt.datetime, npt.ArrayLike]]
 ) -> list[list[int]]:
     """For each (snapshot ``as_of``, ids) of ``wanted``, those of the ids with no
     ``user_behavior_metrics`` row for the snapshot, in their order.  One read of the
@@ -96,8 +99,8 @@ def users_without_metrics(
     snapshot = have["snapshot"].to_numpy(dtype=np.int64)
     user_ids = have["user_id"].to_numpy(dtype=np.int64)
     missing = []
-    for i, (_as_of, ids) in enumerate(wanted):
-        ids = np.asarray(ids, dtype=np.int64)
+    for i, (_as_of, wanted_ids) in enumerate(wanted):
+        ids = np.asarray(wanted_ids, dtype=np.int64)
         missing.append(ids[~np.isin(ids, user_ids[snapshot == i])].tolist())
     return missing
 

@@ -305,15 +305,20 @@ class NightlyChunk:
         # Counted by group (a range's chunk has hundreds of thousands of rows, a few
         # hundred distinct (day, value) pairs), then labelled.
         sizes = ok.groupby("day_index").size()
-        report.add_counts("written", {labels[d]: int(c) for d, c in sizes.items()})
+        report.add_counts(
+            "written", dict(zip([labels[d] for d in sizes.index], sizes.to_list(), strict=True))
+        )
         for name in ("lapse_risk", "metrics_date"):
             by_value: Counter[str] = Counter()
             by_day_value: dict[str, int] = {}
-            for (d, value), c in ok.groupby(["day_index", name], sort=False).size().items():
+            counts = ok.groupby(["day_index", name], sort=False).size()
+            for (d, value), c in zip(counts.index.to_list(), counts.to_list(), strict=True):
                 by_value[str(value)] += int(c)
-                by_day_value[f"{labels[d]}|{value}"] = int(c)
+                by_day_value[f"{labels[int(d)]}|{value}"] = int(c)
             report.add_counts(name, by_value)
             report.add_counts(f"day|{name}", by_day_value)
         gone = superseded[superseded["user_id"].isin(set(committed))]
         sizes = gone.groupby("day_index").size()
-        report.add_counts("superseded", {labels[d]: int(c) for d, c in sizes.items()})
+        report.add_counts(
+            "superseded", dict(zip([labels[d] for d in sizes.index], sizes.to_list(), strict=True))
+        )
