@@ -45,17 +45,14 @@ import pandas as pd
 
 from fitness_jobs.core import calendar, loads
 from fitness_jobs.core.arrays import (
-    FIRST_SESSION_LOCAL,
     day_numbers_of,
     grouped_quantiles,
-    local_wall_times,
-    minute_of_day,
-    naive_values,
     nullable_int,
     run_lengths,
     utc_values,
 )
 from fitness_jobs.core.columns import SetColumns, WorkoutColumns
+from fitness_jobs.core.row_sessions import NEAR_DAYS, Pairs, row_sessions_of, volume_by_week
 from fitness_jobs.core.targets import weekly_targets
 
 METRICS_VERSION = 1
@@ -130,7 +127,7 @@ def compute_behavior_metrics(
     workouts: pd.DataFrame | WorkoutColumns,
     sets: pd.DataFrame | SetColumns,
     *,
-    after: np.datetime64 | None = None,
+    history: np.timedelta64 | None = None,
 ) -> pd.DataFrame:
     """Behaviour metrics of design §5 for every row of ``users``, in the same order.
 
@@ -141,10 +138,13 @@ def compute_behavior_metrics(
     ``duration_seconds``, ``session_rpe`` (already validated; any time range).
     ``sets``: ``workout_id``, ``reps``, ``weight_kg``, ``is_warmup`` (+ other columns).
 
-    Either may come already converted (:class:`WorkoutColumns`, :class:`SetColumns`),
-    and then hold other users' rows too (a range's block): workouts of users not in
-    ``users`` count for no one, and ``after`` (naive UTC) leaves out the workouts
-    finalized at or before it, as a read starting there would.
+    A user may have several rows, one per snapshot (a range of days: each row its own
+    ``metrics_day`` and ``cutoff``); each row is what it would be computed alone, value
+    for value (``core.row_sessions``).  ``history`` leaves out, for each row, the
+    workouts finalized at or before ``cutoff − history``, as a read of that row's day
+    starting there would.  Workouts or sets may come already converted
+    (:class:`WorkoutColumns`, :class:`SetColumns`), and hold other users' rows too:
+    workouts of users not in ``users`` count for no one.
 
     Returns ``user_id``, ``metrics_date``, ``timezone`` and :data:`METRIC_COLUMNS`.
     """
@@ -152,89 +152,46 @@ def compute_behavior_metrics(
     set_values = sets if isinstance(sets, SetColumns) else SetColumns.of(sets)
     users = users.reset_index(drop=True)
     n = len(users)
-    user_index = pd.Index(users["user_id"].to_numpy())
-    if not user_index.is_unique:
-        raise ValueError("compute_behavior_metrics: users.user_id must be unique")
-
     tz = users["tz"].astype(object)
     mday = users["metrics_day"].to_numpy(dtype=np.int64)
     wd = calendar.weekday(mday)
     target = weekly_targets(users["weekly_session_target"])
     cutoff = utc_values(users["cutoff"])
+    seen, s, first_local = row_sessions_of(users, w, cutoff, history, HISTORY_DAYS)
+    s_completed = w.completed[s.index]
+    s_srpe = loads.session_srpe(w.rpe[s.index], w.duration[s.index])
+    s_minutes = loads.session_minutes(w.duration[s.index])
 
-    # ---- workouts → (row, age) of sessions and abandoned workouts -----------------
-    row_all = user_index.get_indexer(w.user_id)
-    is_session_all, is_completed_all = w.session, w.completed
-    fin_all = w.finalized
-    candidate = (row_all >= 0) & (is_session_all | w.abandoned) & ~np.isnat(fin_all)
-    if after is not None:
-        candidate &= fin_all > after
-    cand_idx = np.flatnonzero(candidate)
-    cand_idx = cand_idx[fin_all[cand_idx] <= cutoff[row_all[cand_idx]]]
+    def window(days: int) -> Pairs:
+        return seen.pairs(s.user, s.day, s.fin, days)
 
-    w_row = row_all[cand_idx]
-    if w.day is not None and w.minute is not None and FIRST_SESSION_LOCAL in users:
-        w_day = w.day[cand_idx]
-        w_minute = w.minute[cand_idx]
-        first_local = naive_values(users[FIRST_SESSION_LOCAL])
-    else:
-        # One zone-by-zone conversion for every instant needed: finalized_at and
-        # started_at of the candidate workouts, and the users' first_session_at.
-        n_cand = cand_idx.size
-        tz_np = tz.to_numpy()
-        local = local_wall_times(
-            np.concatenate(
-                [
-                    fin_all[cand_idx],
-                    w.started[cand_idx],
-                    utc_values(users["first_session_at"]),
-                ]
-            ),
-            np.concatenate([tz_np[w_row], tz_np[w_row], tz_np]),
-        )
-        w_day = day_numbers_of(local[:n_cand])
-        w_minute = minute_of_day(local[n_cand : 2 * n_cand])  # NaN: started_at missing
-        first_local = local[2 * n_cand :]
-    w_age = mday[w_row] - w_day
-    ok = w_age >= 0  # cannot happen when metrics_day is the local date at cutoff
-    cand_idx, w_row, w_age, w_minute = cand_idx[ok], w_row[ok], w_age[ok], w_minute[ok]
-    w_is_session = is_session_all[cand_idx]
+    # ---- near days (ages 0 … NEAR_DAYS−1): the pairs; far days: per user and day -------
+    near = window(NEAR_DAYS)
+    near_cell = near.row * NEAR_DAYS + near.age
+    near_counts = np.bincount(near_cell, minlength=n * NEAR_DAYS).reshape(n, NEAR_DAYS)
+    near_cum = np.zeros((n, NEAR_DAYS + 1), dtype=np.int64)
+    np.cumsum(near_counts, axis=1, out=near_cum[:, 1:])
 
-    s_idx = cand_idx[w_is_session]
-    s_row = w_row[w_is_session]
-    s_age = w_age[w_is_session]
-    s_minute = w_minute[w_is_session]
-    s_completed = is_completed_all[s_idx]
-    duration = w.duration[s_idx]
-    rpe = w.rpe[s_idx]
-    s_srpe = loads.session_srpe(rpe, duration)
-    s_minutes = loads.session_minutes(duration)
+    def sessions_before(ages: np.ndarray) -> np.ndarray:
+        """Sessions at ages below each of ``ages`` (``(n, m)``, each ≤ HISTORY_DAYS)."""
+        near_part = np.take_along_axis(near_cum, np.minimum(ages, NEAR_DAYS), axis=1)
+        return near_part + seen.far_sessions_before(np.maximum(ages, NEAR_DAYS))
 
-    a_row = w_row[~w_is_session]
-    a_age = w_age[~w_is_session]
+    windows = sessions_before(np.broadcast_to(np.array([7, 28, 30]), (n, 3)))
+    sessions_7d, sessions_28d, sessions_30d = windows[:, 0], windows[:, 1], windows[:, 2]
 
-    # ---- day matrix (age-indexed: column 0 = each user's metrics day) -------------
-    H = HISTORY_DAYS
-    in_hist = s_age < H
-    counts = np.bincount(s_row[in_hist] * H + s_age[in_hist], minlength=n * H).reshape(n, H)
-    csum = np.zeros((n, H + 1), dtype=np.int64)
-    np.cumsum(counts, axis=1, out=csum[:, 1:])
-
-    sessions_7d = csum[:, 7]
-    sessions_28d = csum[:, 28]
-    sessions_30d = csum[:, 30]
-
-    in28 = s_age < 28
-    completed_28d = np.bincount(s_row[in28 & s_completed], minlength=n)
-    partial_28d = np.bincount(s_row[in28 & ~s_completed], minlength=n)
-    abandoned_28d = np.bincount(a_row[a_age < 28], minlength=n)
+    in28 = window(28)
+    completed = s_completed[in28.item]
+    completed_28d = np.bincount(in28.row[completed], minlength=n)
+    partial_28d = np.bincount(in28.row[~completed], minlength=n)
+    abandoned_28d = np.bincount(seen.pairs(s.a_user, s.a_day, s.a_fin, 28).row, minlength=n)
     denom28 = completed_28d + partial_28d + abandoned_28d
     with np.errstate(divide="ignore", invalid="ignore"):
         completion_rate = np.where(denom28 > 0, completed_28d / np.maximum(denom28, 1), np.nan)
 
     # ---- weeks: week k covers ages (wd + 7(k−1), wd + 7k]; week 0 is ages [0, wd] ------
     bounds = wd[:, None] + 1 + 7 * np.arange(STREAK_WEEKS + 1)[None, :]
-    cum_at = np.take_along_axis(csum, bounds, axis=1)
+    cum_at = sessions_before(bounds)
     weeks = np.diff(cum_at, axis=1, prepend=0)  # (n, 53): [current, last complete, …]
     tf = target.astype(float)
     adherence_4w = np.minimum(1.0, weeks[:, 1:5] / tf[:, None]).mean(axis=1)
@@ -252,12 +209,13 @@ def compute_behavior_metrics(
 
     # ---- recency, gaps, lapse band ---------------------------------------------------
     big = np.iinfo(np.int64).max
-    min_age = np.full(n, big, dtype=np.int64)
-    np.minimum.at(min_age, s_row, s_age)
-    has_session = min_age != big
+    has_session, latest_day, earliest_day = seen.seen_day_range()
+    min_age = np.where(has_session, mday - latest_day, big)
     days_since = np.where(has_session, min_age, np.nan).astype(float)
 
-    active_days = counts[:, :ACTIVITY_DAYS] > 0
+    active_days = np.concatenate(
+        [near_counts > 0, seen.far_by_age(seen.day_counts, ACTIVITY_DAYS) > 0], axis=1
+    )
     d_row, d_age = np.nonzero(active_days)  # row-major: ages ascending within a row
     same = d_row[1:] == d_row[:-1]
     gaps = (d_age[1:] - d_age[:-1])[same]
@@ -269,14 +227,15 @@ def compute_behavior_metrics(
     lapse_risk = _lapse_band(days_since, ratio)
 
     # ---- preferred hour (circular mean of local started_at clock hours) ---------------
-    h_ok = (s_age < ACTIVITY_DAYS) & np.isfinite(s_minute)
-    h_row = s_row[h_ok]
-    hours = s_minute[h_ok] / 60.0  # hour + minute/60 (seconds are not part of §5's hour)
-    theta = hours * (2.0 * np.pi / 24.0)
+    in90 = window(ACTIVITY_DAYS)
+    timed = np.isfinite(s.minute)
+    in90 = in90.where(timed[in90.item])
+    h_row = in90.row
+    theta = s.minute / 60.0 * (2.0 * np.pi / 24.0)  # hour + minute/60 (seconds are not in §5)
     h_n = np.bincount(h_row, minlength=n).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean_cos = np.bincount(h_row, weights=np.cos(theta), minlength=n) / h_n
-        mean_sin = np.bincount(h_row, weights=np.sin(theta), minlength=n) / h_n
+        mean_cos = np.bincount(h_row, weights=np.cos(theta)[in90.item], minlength=n) / h_n
+        mean_sin = np.bincount(h_row, weights=np.sin(theta)[in90.item], minlength=n) / h_n
     resultant = np.clip(np.hypot(mean_cos, mean_sin), 0.0, 1.0)
     pref_hour = np.mod(np.arctan2(mean_sin, mean_cos) * (24.0 / (2.0 * np.pi)), 24.0)
     pref_hour = np.where(pref_hour >= 24.0, 0.0, pref_hour)
@@ -297,22 +256,7 @@ def compute_behavior_metrics(
     pref_weekday = (wd - best_j) % 7
 
     # ---- volume load (working sets of sessions in the last 14 local days) -------------
-    v_sel = s_age < 2 * 7
-    v_index = pd.Index(w.workout_id[s_idx[v_sel]])
-    v_row = s_row[v_sel]
-    v_bucket = (s_age[v_sel] >= 7).astype(np.int64)
-    if not v_index.is_unique:  # validated data has unique ids; keep the first row
-        first = ~v_index.duplicated()
-        v_index, v_row, v_bucket = v_index[first], v_row[first], v_bucket[first]
-    volume: np.ndarray = np.zeros((n, 2))
-    if set_values.workout_id.size:
-        set_pos = v_index.get_indexer(set_values.workout_id)
-        vol = set_values.volume
-        keep_set = (set_pos >= 0) & set_values.counts
-        sp = set_pos[keep_set]
-        volume = np.bincount(
-            v_row[sp] * 2 + v_bucket[sp], weights=vol[keep_set], minlength=2 * n
-        ).reshape(n, 2)
+    volume = volume_by_week(window(2 * 7), w.workout_id[s.index], set_values, n)
     volume_7d = volume[:, 0]
     volume_prev_7d = volume[:, 1]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -325,23 +269,20 @@ def compute_behavior_metrics(
         )
 
     # ---- loads ------------------------------------------------------------------------
-    in7 = s_age < 7
-    srpe_7d = np.bincount(s_row[in7], weights=s_srpe[in7], minlength=n)
-    minutes_7d = np.bincount(s_row[in7], weights=s_minutes[in7], minlength=n)
+    in7 = window(7)
+    srpe_7d = np.bincount(in7.row, weights=s_srpe[in7.item], minlength=n)
+    minutes_7d = np.bincount(in7.row, weights=s_minutes[in7.item], minlength=n)
 
-    in_load = s_age < LOAD_DAYS
-    load_by_age = np.bincount(
-        s_row[in_load] * LOAD_DAYS + s_age[in_load],
-        weights=s_srpe[in_load],
-        minlength=n * LOAD_DAYS,
-    ).reshape(n, LOAD_DAYS)
-    series = np.ascontiguousarray(load_by_age[:, ::-1])  # chronological, last = metrics day
+    near_load = np.bincount(near_cell, weights=s_srpe[near.item], minlength=n * NEAR_DAYS)
+    # Day-major, oldest first (the pass over the days reads one day of every row at once).
+    by_day = np.concatenate(
+        [seen.far_by_day(seen.day_sums(s_srpe), LOAD_DAYS), near_load.reshape(n, NEAR_DAYS).T[::-1]]
+    )
+    series = by_day.T  # (n, LOAD_DAYS), last column the metrics day
     pmc = loads.training_loads(series)
     acwr = pmc["acwr"]
 
-    max_age = np.full(n, -1, dtype=np.int64)
-    np.maximum.at(max_age, s_row, s_age)
-    first_day = np.where(max_age >= 0, mday - max_age, big)
+    first_day = np.where(has_session, earliest_day, big)
     fs_known = ~np.isnat(first_local)
     if fs_known.any():
         first_day = np.where(

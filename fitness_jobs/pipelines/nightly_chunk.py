@@ -37,6 +37,9 @@ DEFAULT_CHUNK_SIZE = 5_000
 # A range is worked through in blocks of at most this many days: each chunk of users
 # holds the sets of the block's days in memory (the Dagster backfill policy's maximum).
 MAX_DAYS_PER_READ = 31
+# Days computed in one call, a row per (user, day): a row holds a 180-day load series
+# and 90 days of activity, so 8 days of 5,000 users is some 60 MB per such matrix.
+DAYS_PER_CALL = 8
 # Each day reads the workouts and sets a single run of it would (design §11).
 WORKOUT_SPAN = dt.timedelta(days=HISTORY_DAYS + 2)
 SET_SPAN = dt.timedelta(days=SETS_HISTORY_DAYS + 2)
@@ -216,36 +219,37 @@ class NightlyChunk:
         """Each day for its active users, from exactly the rows a run of that day alone
         reads: workouts and sets finalised in its own windows up to its ``as_of``."""
         # Everything per workout and per set converted once for all the days (each
-        # instant to its user's local day and minute, each status judged once); each day
-        # then counts the workouts of its own active users, finalised in its own window.
+        # instant to its user's local day and minute, each status judged once); then
+        # one call per few days, a row per (user, day) (``core.row_sessions``).
         users, workouts = with_local_times(frames["users"], frames["workouts"])
         workout_columns = WorkoutColumns.of(workouts)
         set_columns = SetColumns.of(frames["sets"])
         user_days = frames["user_days"]
-        day_index = user_days["day_index"].to_numpy()
+        snapshots = pd.DatetimeIndex([snapshot_instant(day) for day in self.days])
+        history = np.timedelta64(WORKOUT_SPAN, "us")
         outputs = []
-        for index, day in enumerate(self.days):
-            today = user_days[day_index == index]
-            if today.empty:
+        for first in range(0, len(self.days), DAYS_PER_CALL):
+            in_batch = user_days["day_index"].between(first, first + DAYS_PER_CALL - 1)
+            batch = user_days.loc[
+                in_batch, ["user_id", "day_index", "metrics_day", "coach_requests_7d"]
+            ]
+            if batch.empty:
                 continue
-            as_of = pd.Timestamp(snapshot_instant(day))
-            on_day = users.merge(
-                today[["user_id", "metrics_day", "coach_requests_7d"]], on="user_id", how="inner"
+            rows = users.merge(batch, on="user_id", how="inner").sort_values(
+                "day_index", kind="stable", ignore_index=True
             )
-            on_day["cutoff"] = as_of
-            # The earliest session is read up to the last day's snapshot: later than this
-            # day's snapshot means none yet (never the case for an active user).
-            first = on_day["first_session_at"]
-            on_day["first_session_at"] = first.where(first <= as_of)
-            on_day[FIRST_SESSION_LOCAL] = on_day[FIRST_SESSION_LOCAL].where(first <= as_of)
-            window_start = np.datetime64((as_of - WORKOUT_SPAN).tz_localize(None), "us")
-            metrics = compute_behavior_metrics(
-                on_day, workout_columns, set_columns, after=window_start
-            )
-            metrics["snapshot_at"] = as_of.to_pydatetime()
+            as_of = snapshots[rows["day_index"].to_numpy()]
+            rows["cutoff"] = as_of
+            # The earliest session is read up to the last day's snapshot: later than a
+            # row's snapshot means none yet (never the case for an active user).
+            before = (rows["first_session_at"] <= rows["cutoff"]).to_numpy()
+            rows["first_session_at"] = rows["first_session_at"].where(before)
+            rows[FIRST_SESSION_LOCAL] = rows[FIRST_SESSION_LOCAL].where(before)
+            metrics = compute_behavior_metrics(rows, workout_columns, set_columns, history=history)
+            metrics["snapshot_at"] = as_of
             metrics["computed_at"] = self.computed_at
             metrics["metrics_version"] = METRICS_VERSION
-            metrics["day_index"] = index
+            metrics["day_index"] = rows["day_index"].to_numpy()
             outputs.append(metrics)
         if not outputs:
             return pd.DataFrame(columns=[*ROW_COLUMNS, "day_index"])

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fitness_jobs.core import metrics
+from fitness_jobs.core import row_sessions
 from fitness_jobs.core.arrays import grouped_quantiles, with_local_times
 from fitness_jobs.core.calendar import day_number
 from fitness_jobs.core.columns import SetColumns, WorkoutColumns
@@ -115,11 +115,12 @@ def test_users_index_is_ignored() -> None:
     assert out["sessions_7d"].tolist() == [0, 1]
 
 
-def test_duplicate_user_rows_are_a_programming_error() -> None:
+def test_two_rows_of_one_user_with_one_cutoff_are_a_programming_error() -> None:
+    """A user may have a row per snapshot (a range of days), not two for the same one."""
     s = Scenario()
     s.user(1)
     users, workouts, sets = s.frames()
-    with pytest.raises(ValueError, match="unique"):
+    with pytest.raises(ValueError, match="one cutoff"):
         compute_behavior_metrics(pd.concat([users, users]), workouts, sets)
 
 
@@ -713,20 +714,40 @@ def test_supplied_local_times_give_the_same_metrics_without_converting(
     def no_conversion(*_args: object) -> None:
         raise AssertionError("converted again although local times were supplied")
 
-    monkeypatch.setattr(metrics, "local_wall_times", no_conversion)
+    monkeypatch.setattr(row_sessions, "local_wall_times", no_conversion)
     got = compute_behavior_metrics(local_users, local_workouts, sets)
     pd.testing.assert_frame_equal(got, expected)
     assert (got["preferred_hour_local"].notna()).any()
 
 
+def _with_older_workouts(workouts: pd.DataFrame) -> pd.DataFrame:
+    """The workouts, and a copy of every other one 300 days earlier (new ids): some of
+    them older than the nightly read's 374 days."""
+    older = workouts.iloc[::2].copy()
+    older["workout_id"] += 100_000
+    for column in ("started_at", "finalized_at"):
+        older[column] = older[column] - pd.Timedelta(days=300)
+    return pd.concat([workouts, older], ignore_index=True)
+
+
+HISTORY = pd.Timedelta(days=374)
+
+
 def test_converted_columns_of_a_block_give_each_subset_its_own_metrics() -> None:
     """A range converts a block's workouts and sets once and hands every day all of
-    them: the metrics of some users, with ``after`` leaving out older workouts, are
-    exactly those of a call given only those users' workouts finalised after it."""
+    them: the metrics of some users, with ``history`` leaving out older workouts, are
+    exactly those of a call given only those users' workouts finalised within it."""
     users, workouts, sets = _mixed_users()
+    workouts = _with_older_workouts(workouts)
     some = users.iloc[::3].reset_index(drop=True)
-    after = pd.Timestamp(REF, tz="UTC") - pd.Timedelta(days=120)
-    mine = workouts["user_id"].isin(some["user_id"]) & (workouts["finalized_at"] > after)
+    # The first of them keeps only workouts older than the history: it sees none.
+    lone = some["user_id"].iloc[0]
+    recent = workouts["finalized_at"] > some["cutoff"].iloc[0] - pd.Timedelta(days=380)
+    workouts = workouts[(workouts["user_id"] != lone) | ~recent]
+    assert (workouts["user_id"] == lone).any()
+    history = HISTORY
+    start = workouts["user_id"].map(some.set_index("user_id")["cutoff"]) - history
+    mine = workouts["user_id"].isin(some["user_id"]) & (workouts["finalized_at"] > start)
     expected = compute_behavior_metrics(
         some, workouts[mine], sets[sets["workout_id"].isin(workouts.loc[mine, "workout_id"])]
     )
@@ -734,11 +755,62 @@ def test_converted_columns_of_a_block_give_each_subset_its_own_metrics() -> None
         some,
         WorkoutColumns.of(workouts),
         SetColumns.of(sets),
-        after=np.datetime64(after.tz_convert(None), "us"),
+        history=history.to_timedelta64().astype("timedelta64[us]"),
     )
     pd.testing.assert_frame_equal(got, expected, check_exact=True)
-    # The window matters: the older workouts would change some of these metrics.
-    assert not compute_behavior_metrics(some, workouts, sets).equals(got)
+    # The window matters: without it, the older workouts are that user's latest.
+    assert pd.isna(got["days_since_last_session"].iloc[0])
+    unbounded = compute_behavior_metrics(some, workouts, sets)
+    assert unbounded["days_since_last_session"].iloc[0] >= 380
+
+
+@pytest.mark.parametrize("one_day_twice", [False, True])
+def test_rows_of_many_days_are_each_day_computed_alone(one_day_twice: bool) -> None:
+    """A range hands one call a row per (user, day), with every workout of the block,
+    later ones too: each row is, value for value, the row of that day computed alone from
+    the workouts its own read would give (finalised in ``(cutoff − history, cutoff]``),
+    whatever the zone (half-hour, UTC+14, DST), on the days a DST change repeats a date.
+    Two rows of a user on one metrics day (a zone stepping back a whole day) are found by
+    search instead of the (user, day) table, with the same values."""
+    users, workouts, sets = _mixed_users()
+    workouts = _with_older_workouts(workouts)
+    history = HISTORY
+    rows, alone = [], []
+    shifts = [(days_back, 0) for days_back in range(0, 40, 3)]
+    if one_day_twice:
+        shifts.append((0, 5))  # the same metrics day, a cutoff five hours earlier
+    for days_back, hours_back in shifts:
+        day = users.assign(
+            cutoff=users["cutoff"] - pd.Timedelta(days=days_back, hours=hours_back),
+            metrics_day=users["metrics_day"] - days_back,
+        )
+        rows.append(day)
+        for i in range(len(day)):
+            one = day.iloc[[i]]
+            cut = one["cutoff"].iloc[0]
+            read = (
+                (workouts["user_id"] == one["user_id"].iloc[0])
+                & (workouts["finalized_at"] > cut - history)
+                & (workouts["finalized_at"] <= cut)
+            )
+            alone.append(
+                compute_behavior_metrics(
+                    one,
+                    workouts[read],
+                    sets[sets["workout_id"].isin(workouts.loc[read, "workout_id"])],
+                )
+            )
+    got = compute_behavior_metrics(
+        pd.concat(rows, ignore_index=True),
+        WorkoutColumns.of(workouts),
+        SetColumns.of(sets),
+        history=history.to_timedelta64().astype("timedelta64[us]"),
+    )
+    pd.testing.assert_frame_equal(got, pd.concat(alone, ignore_index=True), check_exact=True)
+    assert (got["sessions_7d"] > 0).any() and got["ctl"].gt(0).any()
+    assert got["volume_load_7d"].gt(0).any() and got["preferred_hour_local"].notna().any()
+    with pytest.raises(ValueError, match="history shorter"):
+        compute_behavior_metrics(users, workouts, sets, history=np.timedelta64(30, "D"))
 
 
 def test_with_local_times_uses_each_users_zone() -> None:
