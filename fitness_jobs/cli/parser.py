@@ -126,7 +126,11 @@ def _add_jobs(sub: argparse._SubParsersAction[OneLineParser]) -> None:
         help="last UTC day of a range, inclusive (with --from)",
     )
     nightly.add_argument("--limit", type=_non_negative, help="only the first N active users by id")
-    nightly.add_argument("--chunk-size", type=_positive, help="users per batch (memory bound)")
+    nightly.add_argument(
+        "--chunk-size",
+        type=_positive,
+        help="users per batch (memory bound; fewer in proportion in a block over 31 days)",
+    )
     nightly.add_argument("--quiet", action="store_true", help="only warnings and the summary")
     nightly.set_defaults(func=commands.cmd_nightly)
 

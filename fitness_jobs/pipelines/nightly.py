@@ -56,6 +56,7 @@ __all__ = [
 ]
 
 from fitness_jobs.pipelines.nightly_chunk import (  # noqa: F401  (re-exported)
+    CHUNK_DAYS,
     COACH_DAYS,
     COMPARED_COLUMNS,
     DEFAULT_CHUNK_SIZE,
@@ -200,13 +201,15 @@ def plan_nightly(
             f"({user_days} user-days)",
         )
     slices = _split(everyone, parts)
+    block_days = min(days_per_read, len(days))
+    users_per_chunk = max(1, chunk_size * CHUNK_DAYS // max(block_days, CHUNK_DAYS))
     for index, members in enumerate(slices):
         blocks = tuple(
             {day: plan.active[day][np.isin(plan.active[day], members)] for day in block}
             for block in (days[s : s + days_per_read] for s in range(0, len(days), days_per_read))
         )
         plan.parts.append(
-            NightlyPart(index, len(slices), computed_at, chunk_size, blocks, int(members.size))
+            NightlyPart(index, len(slices), computed_at, users_per_chunk, blocks, int(members.size))
         )
     if len(slices) > 1:
         sizes = ", ".join(f"{p.users:,}" for p in plan.parts)
@@ -312,7 +315,8 @@ def run_nightly_range(
 
     Each day has its own active users (``limit``: the first N of them by id, as a single
     run).  Everyone active on any day of a block of at most ``days_per_read`` days is
-    chunked ``chunk_size`` at a time; each chunk is read once for the whole block,
+    chunked ``chunk_size`` at a time (fewer in a block longer than ``CHUNK_DAYS``, in
+    proportion, so a chunk holds as many user-days); each chunk is read once for the whole block,
     validated once, computed day by day and written in one bulk upsert.  A user whose
     data cannot be computed or written fails alone (for the whole block), everyone else
     commits.  The block's partition locks (one per day, in date order) are held while it

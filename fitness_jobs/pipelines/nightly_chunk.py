@@ -34,9 +34,14 @@ from fitness_jobs.pipelines.history import split_inexact, summaries_as_sets, val
 from fitness_jobs.pipelines.runner import ChunkReport, Frames, Validated
 
 DEFAULT_CHUNK_SIZE = 5_000
-# A range is worked through in blocks of at most this many days: each chunk of users
-# holds the sets of the block's days in memory (the Dagster backfill policy's maximum).
-MAX_DAYS_PER_READ = 31
+# A range is worked through in blocks of at most this many days, each chunk of users
+# read once for the whole block (the Dagster backfill policy's maximum).  A block reads
+# a year of history before its first day: 62 days read it half as often per day as 31
+# did (a 62-day range 12% faster in one run, 124 days no faster again).
+MAX_DAYS_PER_READ = 62
+# A chunk holds at most ``chunk_size × CHUNK_DAYS`` user-days: a longer block takes
+# fewer users per chunk, so its memory stays that of a 31-day block.
+CHUNK_DAYS = 31
 # Days computed in one call, a row per (user, day): a row holds a 180-day load series
 # and 90 days of activity, so 8 days of 5,000 users is some 60 MB per such matrix.
 DAYS_PER_CALL = 8

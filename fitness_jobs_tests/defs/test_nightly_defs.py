@@ -130,4 +130,4 @@ def test_negative_limit_is_a_configuration_failure(db_engine: sa.Engine) -> None
 def test_backfills_run_as_ranges_of_up_to_31_days() -> None:
     """A backfill of many days runs as few runs (each a range; tests in test_range_runs)."""
     for asset in (user_behavior_metrics, coach_usage_daily):
-        assert asset.backfill_policy == dg.BackfillPolicy.multi_run(max_partitions_per_run=31)
+        assert asset.backfill_policy == dg.BackfillPolicy.multi_run(max_partitions_per_run=62)

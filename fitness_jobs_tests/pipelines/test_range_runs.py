@@ -171,6 +171,25 @@ def test_parts_of_a_fanned_out_run_write_the_rows_of_one(demo: sa.Engine) -> Non
     assert merged.chunks > whole.chunks  # smaller slices, more chunks
 
 
+def test_a_block_longer_than_a_month_takes_fewer_users_per_chunk(demo: sa.Engine) -> None:
+    """A chunk holds at most ``chunk_size × 31`` user-days: blocks of up to 31 days keep
+    ``chunk_size`` users, a longer block fewer in proportion (never none)."""
+    for days_per_read, chunk_size, expected in [(4, 60, 60), (31, 60, 60), (62, 60, 30)]:
+        plan = plan_nightly(
+            demo,
+            DAYS[0],
+            DAYS[0] + dt.timedelta(days=days_per_read - 1),
+            chunk_size=chunk_size,
+            days_per_read=days_per_read,
+            limit=0,
+            now=NOW,
+        )
+        assert [p.chunk_size for p in plan.parts] == [expected]
+    last = DAYS[0] + dt.timedelta(days=61)
+    plan = plan_nightly(demo, DAYS[0], last, chunk_size=1, days_per_read=62, limit=0, now=NOW)
+    assert plan.parts[0].chunk_size == 1
+
+
 def test_one_day_is_a_range_of_one(demo: sa.Engine) -> None:
     single = run_nightly(demo, DAYS[0], now=NOW)
     assert not single.is_range and single.partition == single.last_partition == DAYS[0]

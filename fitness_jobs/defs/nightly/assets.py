@@ -59,7 +59,7 @@ from fitness_jobs.pipelines.nightly import (
 from fitness_jobs.pipelines.runner import RunReport
 
 METRICS_GROUP = "coach_metrics"
-# A backfill of many days runs as ranges of up to 31 days, each one run that reads every
+# A backfill of many days runs as ranges of up to 62 days, each one run that reads every
 # chunk of users once for all its days (design §2.1, §11); the rows are those of one run
 # per day.  Both assets of the nightly job share it, so a backfill keeps them together.
 NIGHTLY_BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=MAX_DAYS_PER_READ)
@@ -75,7 +75,8 @@ class NightlyMetricsConfig(dg.Config):
     )
     chunk_size: int = Field(
         default=DEFAULT_CHUNK_SIZE,
-        description="Users read, computed and written together; bounds each step's memory.",
+        description="Users read, computed and written together; bounds each step's memory "
+        "(a range longer than 31 days takes fewer in proportion: as many user-days).",
     )
     steps: int | None = Field(
         default=None,
