@@ -13,8 +13,10 @@ table of its own:
   in PostgreSQL's own encoding (days and microseconds since 2000-01-01); booleans;
 - text as an ``int4`` code into the distinct values, which travel once as a ``text[]``
   parameter of the ``INSERT``;
-- and beside each column a ``boolean`` saying the value is NULL (NaN, NaT, NA, None),
-  so no row has a field of another length.
+- and beside each column that has a NULL (NaN, NaT, NA, None) in the frame, a
+  ``boolean`` saying the value is NULL, so no row has a field of another length; a
+  column without one travels alone (a metrics row is mostly such columns: half the
+  fields for the server to parse).
 
 Two kinds of value have a width of their own: text with many distinct values (a weekly
 report's summary, where a ``text[]`` of 2,000 labels costs more to escape than to send)
@@ -73,6 +75,11 @@ class Field:
     @property
     def variable(self) -> bool:
         return self.pg_type in VARIABLE
+
+    @property
+    def flagged(self) -> bool:
+        """A fixed-width field staged with a NULL flag beside it (it has a NULL)."""
+        return not self.variable and bool(np.any(self.nulls))
 
 
 @dataclass(frozen=True)
@@ -185,17 +192,18 @@ def _rows(fields: Sequence[Field]) -> bytes:
         layout += [
             (f"len{i}", ">i4"),
             (f"val{i}", "u1" if field.pg_type == "boolean" else _NUMPY[field.pg_type]),
-            (f"nlen{i}", ">i4"),
-            (f"null{i}", "u1"),
         ]
+        if field.flagged:
+            layout += [(f"nlen{i}", ">i4"), (f"null{i}", "u1")]
     n = len(fields[0].values)
     rows = np.empty(n, dtype=np.dtype(layout))
-    rows["count"] = 2 * len(fixed) + len(variable)
+    rows["count"] = len(fixed) + sum(f.flagged for f in fixed) + len(variable)
     for i, field in enumerate(fixed):
         rows[f"len{i}"] = rows.dtype[f"val{i}"].itemsize
         rows[f"val{i}"] = field.values
-        rows[f"nlen{i}"] = 1
-        rows[f"null{i}"] = field.nulls
+        if field.flagged:
+            rows[f"nlen{i}"] = 1
+            rows[f"null{i}"] = field.nulls
     if not variable:
         return HEADER + rows.tobytes() + TRAILER
     block = memoryview(rows.tobytes())
@@ -233,13 +241,16 @@ def stage_frame(conn: sa.Connection, frame: pd.DataFrame, tbl: sa.Table) -> Stag
         fields.append(field)
     # One staging table per table and column list, emptied at each commit.
     order = _staged_order(fields)
-    shape = ",".join(f"{frame.columns[i]}:{fields[i].pg_type}" for i in order)
+    shape = ",".join(
+        f"{frame.columns[i]}:{fields[i].pg_type}{'?' if fields[i].flagged else ''}" for i in order
+    )
     tag = zlib.crc32(shape.encode())
     stage = f"_bstage_{tbl.name}_{tag:08x}"
     columns = ", ".join(
         f"v{i} {fields[i].pg_type}"
         if fields[i].variable
-        else f"v{i} {fields[i].pg_type} NOT NULL, n{i} boolean NOT NULL"
+        else f"v{i} {fields[i].pg_type} NOT NULL"
+        + (f", n{i} boolean NOT NULL" if fields[i].flagged else "")
         for i in order
     )
     conn.exec_driver_sql(
@@ -263,5 +274,5 @@ def stage_frame(conn: sa.Connection, frame: pd.DataFrame, tbl: sa.Table) -> Stag
         if field.labels is not None:
             params[f"labels{i}"] = field.labels
             value = f"(%(labels{i})s::text[])[v{i}]"
-        select.append(f"CASE WHEN n{i} THEN NULL ELSE {value} END")
+        select.append(f"CASE WHEN n{i} THEN NULL ELSE {value} END" if field.flagged else value)
     return Staged(stage, select, params)

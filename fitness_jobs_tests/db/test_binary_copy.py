@@ -193,3 +193,36 @@ def test_dates_far_from_now_arrive_exactly(postgres_engine: sa.Engine) -> None:
         assert len(bulk.upsert(conn, TABLE, frame, KEY)) == 3
     got = _read(postgres_engine)["metrics_date"].tolist()
     assert sorted(got) == sorted(frame["metrics_date"].tolist())
+
+
+def _flags(conn: sa.Connection, stage: str) -> list[str]:
+    """The staging table's NULL-flag columns (``n<i>``)."""
+    names = conn.exec_driver_sql(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = %(t)s",
+        {"t": stage},
+    ).scalars()
+    return sorted(name for name in names if name.startswith("n"))
+
+
+def test_only_columns_holding_a_null_carry_a_null_flag(postgres_engine: sa.Engine) -> None:
+    """A column with a NULL in the frame is staged with a flag beside it, one without
+    alone; frames of either shape store the same rows."""
+    frame = _frame()
+    table = bulk.table(TABLE)
+    with postgres_engine.begin() as conn:
+        some = binary_copy.stage_frame(conn, frame, table)
+        none = binary_copy.stage_frame(conn, frame.iloc[[2, 3]], table)
+        assert some is not None and none is not None and some.table != none.table
+        nullable = ["completion_rate_28d", "gap_median_days", "acwr",
+                    "days_since_last_session", "preferred_weekday"]  # fmt: skip
+        assert _flags(conn, some.table) == sorted(f"n{frame.columns.get_loc(c)}" for c in nullable)
+        assert _flags(conn, none.table) == []
+    with postgres_engine.begin() as conn:
+        bulk.upsert(conn, TABLE, frame, KEY)
+    whole = _read(postgres_engine)
+    with postgres_engine.begin() as conn:
+        conn.execute(sa.text(f"DELETE FROM {TABLE}"))
+        bulk.upsert(conn, TABLE, frame.iloc[[2, 3]], KEY)
+        bulk.upsert(conn, TABLE, frame.iloc[[0, 1, 4, 5]], KEY)
+    pd.testing.assert_frame_equal(_read(postgres_engine), whole, check_exact=True)
+    assert whole["acwr"].isna().tolist() == [False, True] + [False] * 4
