@@ -68,7 +68,6 @@ from fitness_jobs.pipelines.nightly_chunk import (  # noqa: F401  (re-exported)
     ROW_COLUMNS,
     SET_SPAN,
     WORKOUT_SPAN,
-    ChangedRow,
     NightlyChunk,
     partition_days,
     partition_of,
@@ -252,14 +251,9 @@ def run_nightly_part(
             done = 0
             for chunk_report in run_chunks(engine, chunks):
                 report.add(chunk_report)
-                report.count_changed(
-                    row.day.isoformat()
-                    for row in chunk_report.changed
-                    if isinstance(row, ChangedRow)
-                )
                 done += chunk_report.users
                 progress(done, len(user_ids))
-    # Plain ints: the ids' days are counted above, and a part's report is pickled.
+    # Plain ints (each write counted its rows' days), and a part's report is pickled.
     report.changed_user_ids = [int(uid) for uid in report.changed_user_ids]
     return report
 

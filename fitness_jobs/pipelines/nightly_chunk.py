@@ -31,7 +31,7 @@ from fitness_jobs.db.engine import without_parallel_workers
 from fitness_jobs.db.schema import APP_TABLES
 from fitness_jobs.db.set_summaries import set_summaries
 from fitness_jobs.pipelines.history import split_inexact, summaries_as_sets, validate_history
-from fitness_jobs.pipelines.runner import ChunkReport, Frames, Validated
+from fitness_jobs.pipelines.runner import ChangedIds, ChunkReport, Frames, Validated
 
 DEFAULT_CHUNK_SIZE = 5_000
 # A range is worked through in blocks of at most this many days, each chunk of users
@@ -85,18 +85,6 @@ def partition_days(first: dt.date, last: dt.date) -> list[dt.date]:
 def partition_of(snapshot_at: dt.datetime) -> dt.date:
     """The partition day whose snapshot is ``snapshot_at`` (the end of that UTC day)."""
     return (snapshot_at.astimezone(dt.UTC) - dt.timedelta(days=1)).date()
-
-
-class ChangedRow(int):
-    """The user id of a row that a write inserted or altered, knowing the row's partition
-    day, so the runner's list of changed ids also gives the per-day counts."""
-
-    day: dt.date
-
-    def __new__(cls, user_id: int, day: dt.date) -> ChangedRow:
-        row = super().__new__(cls, user_id)
-        row.day = day
-        return row
 
 
 @dataclass(frozen=True)
@@ -285,17 +273,11 @@ class NightlyChunk:
             for uid, start, stop in zip(firsts, starts, stops, strict=True)
         }
 
-    def write(self, conn: sa.Connection, rows: Sequence[UserRows]) -> list[int]:
+    def write(self, conn: sa.Connection, rows: Sequence[UserRows]) -> ChangedIds:
+        """Upsert the users' rows; the changed rows' user ids, counted by partition day."""
         if not rows:
-            return []
+            return ChangedIds()
         frame = rows[0].frame.take(np.concatenate([r.positions for r in rows]))
-        day_of = dict(
-            zip(
-                zip(frame["user_id"].tolist(), frame["metrics_date"].tolist(), strict=True),
-                frame["day"].tolist(),
-                strict=True,
-            )
-        )
         changed = upsert(
             conn,
             METRICS_TABLE,
@@ -303,7 +285,13 @@ class NightlyChunk:
             METRICS_KEY,
             unchanged_unless=COMPARED_COLUMNS,
         )
-        return [ChangedRow(int(key[0]), day_of[(int(key[0]), key[1])]) for key in changed]
+        if not changed:
+            return ChangedIds()
+        keys = pd.DataFrame(changed, columns=list(METRICS_KEY))
+        days = keys.merge(frame[[*METRICS_KEY, "day"]], on=list(METRICS_KEY), how="left")["day"]
+        by_day = days.value_counts()
+        labels = [day.isoformat() for day in by_day.index]
+        return ChangedIds(keys["user_id"].tolist(), dict(zip(labels, by_day.tolist(), strict=True)))
 
     def tally(
         self, outputs: Sequence[pd.DataFrame], committed: Sequence[int], report: ChunkReport

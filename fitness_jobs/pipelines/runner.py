@@ -18,7 +18,7 @@ from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain, islice
 from typing import Any, Generic, Protocol, TypeVar
 
 import pandas as pd
@@ -100,6 +100,16 @@ class ChunkReport:
         self.distributions.setdefault(name, Counter()).update(counts)
 
 
+class ChangedIds(list[int]):
+    """What a job's ``write`` returns: the user id of each row it inserted or altered (a
+    user once per row), and, when the job labels its rows (a range's partition days),
+    how many of them carry each label."""
+
+    def __init__(self, ids: Iterable[int] = (), labels: Mapping[str, int] | None = None):
+        super().__init__(ids)
+        self.labels: Counter[str] = Counter(labels or {})
+
+
 @dataclass(frozen=True)
 class DistinctFailure:
     """Users failing with the same code and message, with a few sample ids and the first
@@ -148,10 +158,6 @@ class RunReport:
             self.timings[phase] = self.timings.get(phase, 0.0) + seconds
         for name, counts in chunk.distributions.items():
             self.distributions.setdefault(name, Counter()).update(counts)
-
-    def count_changed(self, days: Iterable[str]) -> None:
-        """Count changed rows by day (``distributions["changed"]``)."""
-        self.distributions.setdefault("changed", Counter()).update(days)
 
     def merge(self, other: RunReport) -> None:
         """Add another run report over other users (a step of a fanned-out run)."""
@@ -338,7 +344,10 @@ def write_chunk(engine: sa.Engine, work: ChunkWork[Out], computed: Computed[Out]
     report.errors.update(written.errors)
     report.bisections += written.bisections
     report.committed = list(written.committed)
-    report.changed = [uid for batch in written.returned for uid in batch]
+    report.changed = list(chain.from_iterable(written.returned))
+    for batch in written.returned:  # the changed rows by label (``distributions``)
+        if isinstance(batch, ChangedIds) and batch.labels:
+            report.add_counts("changed", batch.labels)
     report.timings["write"] += time.perf_counter() - started
     work.tally(computed.results, report.committed, report)
     return report
