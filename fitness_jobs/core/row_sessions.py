@@ -208,10 +208,16 @@ class RowSessions:
         n = self.n_rows
         order = np.lexsort((self.s_fin, self.s_user))
         user, fin, day = self.s_user[order], self.s_fin[order], self.s_day[order]
-        # Positions per user in finalisation order: the rows' bounds as ranks of instants.
-        instants = np.concatenate([fin, self.cutoff, self.after])
-        rank = np.unique(instants, return_inverse=True)[1].astype(np.int64)
-        span = np.int64(rank.max() + 2 if rank.size else 1)
+        # Positions per user in finalisation order: keys of (user, instant), the instants
+        # as microseconds from the earliest (a year fits beside 2^17 users), or as their
+        # ranks when they span more (no history bound).
+        instants = np.concatenate([fin, self.cutoff, self.after]).astype(np.int64)
+        lo_us, hi_us = (int(instants.min()), int(instants.max())) if instants.size else (0, 0)
+        if (hi_us - lo_us + 2) * max(self.n_users, 1) < 2**62:
+            rank, span = instants - lo_us, np.int64(hi_us - lo_us + 2)
+        else:
+            rank = np.unique(instants, return_inverse=True)[1].astype(np.int64)
+            span = np.int64(rank.max() + 2 if rank.size else 1)
         keys = user.astype(np.int64) * span + rank[: fin.size]
         row_key = self.user.astype(np.int64) * span
         hi = np.searchsorted(keys, row_key + rank[fin.size : fin.size + n], side="right")
