@@ -9,7 +9,8 @@ A range of days writes exactly the rows of one run per day (design §2.1): each 
 keeps its own ``as_of``, its own active users (and ``limit``), and sees only the rows a
 run of that day alone would read.  What a range saves is the reading: each chunk of
 users is read once for all its days (the history of the earliest day up to the snapshot
-of the last), validated once, then computed day by day and written in one bulk upsert.
+of the last), validated once, then computed a few days per call and written in one bulk
+upsert.
 
 A run is three steps, so that an executor can fan it out (design §11):
 :func:`plan_nightly` lists each day's active users and splits them into ``parts``
@@ -310,8 +311,9 @@ def run_nightly_range(
     Each day has its own active users (``limit``: the first N of them by id, as a single
     run).  Everyone active on any day of a block of at most ``days_per_read`` days is
     chunked ``chunk_size`` at a time (fewer in a block longer than ``CHUNK_DAYS``, in
-    proportion, so a chunk holds as many user-days); each chunk is read once for the whole block,
-    validated once, computed day by day and written in one bulk upsert.  A user whose
+    proportion, so a chunk holds as many user-days); each chunk is read once for the
+    whole block, validated once, computed a few days per call (a row per user and day,
+    each the row of that day alone) and written in one bulk upsert.  A user whose
     data cannot be computed or written fails alone (for the whole block), everyone else
     commits.  The block's partition locks (one per day, in date order) are held while it
     runs, so a run of any of its days waits, then finds the work done.  ``parts`` splits
