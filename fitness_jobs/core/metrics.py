@@ -162,8 +162,12 @@ def compute_behavior_metrics(
     s_srpe = loads.session_srpe(w.rpe[s.index], w.duration[s.index])
     s_minutes = loads.session_minutes(w.duration[s.index])
 
+    # Every (session, row) pair of the longest short window once; a shorter window is
+    # its pairs of smaller ages, in the same order.
+    in90 = seen.pairs(s.user, s.day, s.fin, ACTIVITY_DAYS)
+
     def window(days: int) -> Pairs:
-        return seen.pairs(s.user, s.day, s.fin, days)
+        return in90.where(in90.age < days)
 
     # ---- near days (ages 0 … NEAR_DAYS−1): the pairs; far days: per user and day -------
     near = window(NEAR_DAYS)
@@ -227,15 +231,13 @@ def compute_behavior_metrics(
     lapse_risk = _lapse_band(days_since, ratio)
 
     # ---- preferred hour (circular mean of local started_at clock hours) ---------------
-    in90 = window(ACTIVITY_DAYS)
-    timed = np.isfinite(s.minute)
-    in90 = in90.where(timed[in90.item])
-    h_row = in90.row
+    timed = in90.where(np.isfinite(s.minute)[in90.item])
+    h_row = timed.row
     theta = s.minute / 60.0 * (2.0 * np.pi / 24.0)  # hour + minute/60 (seconds are not in §5)
     h_n = np.bincount(h_row, minlength=n).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean_cos = np.bincount(h_row, weights=np.cos(theta)[in90.item], minlength=n) / h_n
-        mean_sin = np.bincount(h_row, weights=np.sin(theta)[in90.item], minlength=n) / h_n
+        mean_cos = np.bincount(h_row, weights=np.cos(theta)[timed.item], minlength=n) / h_n
+        mean_sin = np.bincount(h_row, weights=np.sin(theta)[timed.item], minlength=n) / h_n
     resultant = np.clip(np.hypot(mean_cos, mean_sin), 0.0, 1.0)
     pref_hour = np.mod(np.arctan2(mean_sin, mean_cos) * (24.0 / (2.0 * np.pi)), 24.0)
     pref_hour = np.where(pref_hour >= 24.0, 0.0, pref_hour)
