@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
@@ -187,6 +188,63 @@ def upsert(
     if len(records) == 0:
         return []
     tbl = table(table_name)
+    statement, params, stage = _upserting(
+        conn, table_name, records, key, on_conflict, unchanged_unless
+    )
+    keys = ", ".join(f'"{k}"' for k in key)
+    result = conn.exec_driver_sql(f"{statement} RETURNING {keys}", params or None)
+    dates = [isinstance(tbl.c[k].type, sa.Date) for k in key]
+    if conn.dialect.name == "postgresql" or not any(dates):  # dates come back as dates
+        written = [tuple(row) for row in result]
+    else:
+        written = [_key_values(dates, row) for row in result]
+    conn.exec_driver_sql(f'DELETE FROM "{stage}"')
+    return written
+
+
+def upsert_counted(
+    conn: sa.Connection,
+    table_name: str,
+    records: Rows,
+    key: Sequence[str],
+    count_by: str,
+    unchanged_unless: Sequence[str] | None = None,
+) -> Counter[Any]:
+    """``upsert`` (updating on conflict) that returns how many rows it wrote for each
+    value of the column ``count_by``, not each written row's key.  PostgreSQL counts
+    them (a range's write changes a million rows, whose keys nobody needs); SQLite
+    returns the column and Python counts.  Values come as the driver gives them."""
+    if len(records) == 0:
+        return Counter()
+    statement, params, stage = _upserting(
+        conn, table_name, records, key, "update", unchanged_unless
+    )
+    column = f'"{count_by}"'
+    if conn.dialect.name == "postgresql":
+        result = conn.exec_driver_sql(
+            f"WITH written AS ({statement} RETURNING {column}) "
+            f"SELECT {column}, count(*) FROM written GROUP BY {column}",
+            params or None,
+        )
+        counted = Counter({value: int(n) for value, n in result})
+    else:
+        result = conn.exec_driver_sql(f"{statement} RETURNING {column}", params or None)
+        counted = Counter(value for (value,) in result)
+    conn.exec_driver_sql(f'DELETE FROM "{stage}"')
+    return counted
+
+
+def _upserting(
+    conn: sa.Connection,
+    table_name: str,
+    records: Rows,
+    key: Sequence[str],
+    on_conflict: OnConflict,
+    unchanged_unless: Sequence[str] | None,
+) -> tuple[str, dict[str, Any], str]:
+    """Stage ``records`` and give the ``INSERT … ON CONFLICT`` moving them (without its
+    ``RETURNING``), its parameters and the staging table to empty after it."""
+    tbl = table(table_name)
     cols = list(records.columns if isinstance(records, pd.DataFrame) else records[0].keys())
     update_cols = [c for c in cols if c not in key]
     postgres = conn.dialect.name == "postgresql"
@@ -207,18 +265,11 @@ def upsert(
     else:
         action = "DO NOTHING"
     # "WHERE true" keeps SQLite from reading ON CONFLICT as a join constraint.
-    result = conn.exec_driver_sql(
+    statement = (
         f'INSERT INTO "{table_name}" ({quoted}) SELECT {", ".join(select)} FROM "{stage}" '
-        f"WHERE true ON CONFLICT ({keys}) {action} RETURNING {keys}",
-        params or None,
+        f"WHERE true ON CONFLICT ({keys}) {action}"
     )
-    dates = [isinstance(tbl.c[k].type, sa.Date) for k in key]
-    if conn.dialect.name == "postgresql" or not any(dates):  # dates come back as dates
-        written = [tuple(row) for row in result]
-    else:
-        written = [_key_values(dates, row) for row in result]
-    conn.exec_driver_sql(f'DELETE FROM "{stage}"')
-    return written
+    return statement, params, stage
 
 
 def _stage(

@@ -254,8 +254,6 @@ def run_nightly_part(
                 report.add(chunk_report)
                 done += chunk_report.users
                 progress(done, len(user_ids))
-    # Plain ints (each write counted its rows' days), and a part's report is pickled.
-    report.changed_user_ids = [int(uid) for uid in report.changed_user_ids]
     return report
 
 

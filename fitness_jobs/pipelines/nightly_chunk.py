@@ -26,12 +26,12 @@ from fitness_jobs.core.metrics import (
 from fitness_jobs.core.windows import snapshot_instant
 from fitness_jobs.db import nightly as queries
 from fitness_jobs.db import reads
-from fitness_jobs.db.bulk import upsert
+from fitness_jobs.db.bulk import upsert_counted
 from fitness_jobs.db.engine import without_parallel_workers
 from fitness_jobs.db.schema import APP_TABLES
 from fitness_jobs.db.set_summaries import set_summaries
 from fitness_jobs.pipelines.history import split_inexact, summaries_as_sets, validate_history
-from fitness_jobs.pipelines.runner import ChangedIds, ChunkReport, Frames, Validated
+from fitness_jobs.pipelines.runner import ChangedRows, ChunkReport, Frames, Validated
 
 DEFAULT_CHUNK_SIZE = 5_000
 # A range is worked through in blocks of at most this many days, each chunk of users
@@ -85,6 +85,12 @@ def partition_days(first: dt.date, last: dt.date) -> list[dt.date]:
 def partition_of(snapshot_at: dt.datetime) -> dt.date:
     """The partition day whose snapshot is ``snapshot_at`` (the end of that UTC day)."""
     return (snapshot_at.astimezone(dt.UTC) - dt.timedelta(days=1)).date()
+
+
+def _utc(instant: object) -> pd.Timestamp:
+    """An instant as a driver returns it (aware on PostgreSQL, naive UTC text on SQLite)."""
+    at = pd.Timestamp(instant)  # type: ignore[arg-type]
+    return at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
 
 
 @dataclass(frozen=True)
@@ -261,8 +267,7 @@ class NightlyChunk:
         write stages a slice of the frame (``bulk.upsert`` of a frame)."""
         kept, _superseded = self._final(outputs)
         kept = kept.reset_index(drop=True)
-        days = np.array(self.days, dtype=object)
-        frame = kept[ROW_COLUMNS].assign(day=days[kept["day_index"].to_numpy()])
+        frame = kept[ROW_COLUMNS]
         ids = frame["user_id"].to_numpy()
         order = np.argsort(ids, kind="stable")
         firsts = pd.unique(ids)  # users in the order of their first row, as before
@@ -273,25 +278,27 @@ class NightlyChunk:
             for uid, start, stop in zip(firsts, starts, stops, strict=True)
         }
 
-    def write(self, conn: sa.Connection, rows: Sequence[UserRows]) -> ChangedIds:
-        """Upsert the users' rows; the changed rows' user ids, counted by partition day."""
+    def write(self, conn: sa.Connection, rows: Sequence[UserRows]) -> ChangedRows:
+        """Upsert the users' rows; how many rows changed, by partition day (the server
+        counts them by snapshot, each day's own)."""
         if not rows:
-            return ChangedIds()
+            return ChangedRows({})
         frame = rows[0].frame.take(np.concatenate([r.positions for r in rows]))
-        changed = upsert(
+        by_snapshot = upsert_counted(
             conn,
             METRICS_TABLE,
-            frame[ROW_COLUMNS],
+            frame,
             METRICS_KEY,
+            count_by="snapshot_at",
             unchanged_unless=COMPARED_COLUMNS,
         )
-        if not changed:
-            return ChangedIds()
-        keys = pd.DataFrame(changed, columns=list(METRICS_KEY))
-        days = keys.merge(frame[[*METRICS_KEY, "day"]], on=list(METRICS_KEY), how="left")["day"]
-        by_day = days.value_counts()
-        labels = [day.isoformat() for day in by_day.index]
-        return ChangedIds(keys["user_id"].tolist(), dict(zip(labels, by_day.tolist(), strict=True)))
+        labels = {self._snapshot_days[_utc(at)]: n for at, n in by_snapshot.items()}
+        return ChangedRows(labels)
+
+    @cached_property
+    def _snapshot_days(self) -> dict[pd.Timestamp, str]:
+        """Each day's snapshot instant → the day's partition key."""
+        return {_utc(snapshot_instant(day)): day.isoformat() for day in self.days}
 
     def tally(
         self, outputs: Sequence[pd.DataFrame], committed: Sequence[int], report: ChunkReport

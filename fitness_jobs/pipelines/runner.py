@@ -18,7 +18,7 @@ from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import chain, islice
+from itertools import islice
 from typing import Any, Generic, Protocol, TypeVar
 
 import pandas as pd
@@ -54,7 +54,7 @@ class ChunkWork(Protocol, Generic[Out]):
     """What one job does with a chunk of users.  ``compute`` is vectorised over every user
     in the frames it is given (a subset when bisecting); ``records`` turns its outputs into
     the rows to write, by user; ``write`` writes some users' rows in the open transaction
-    and returns the ids whose rows changed; ``tally`` adds the job's own distributions for
+    and returns the ids whose rows changed (or only how many, ``ChangedRows``); ``tally`` adds the job's own distributions for
     the committed users to the report."""
 
     def read(self, conn: sa.Connection, user_ids: Sequence[int]) -> Frames: ...
@@ -65,7 +65,7 @@ class ChunkWork(Protocol, Generic[Out]):
 
     def records(self, outputs: Sequence[Out]) -> dict[int, Any]: ...
 
-    def write(self, conn: sa.Connection, rows: Sequence[Any]) -> list[int]: ...
+    def write(self, conn: sa.Connection, rows: Sequence[Any]) -> list[int] | ChangedRows: ...
 
     def tally(
         self, outputs: Sequence[Out], committed: Sequence[int], report: ChunkReport
@@ -75,11 +75,13 @@ class ChunkWork(Protocol, Generic[Out]):
 @dataclass
 class ChunkReport:
     """What one chunk did.  ``committed``: users whose rows are in the database after it
-    (written or already identical); ``changed``: those whose rows it inserted or altered."""
+    (written or already identical); ``changed_rows``: the rows it inserted or altered;
+    ``changed``: their users, when the job's write lists them (not ``ChangedRows``)."""
 
     users: int = 0
     committed: list[int] = field(default_factory=list)
     changed: list[int] = field(default_factory=list)
+    changed_rows: int = 0
     errors: dict[int, UserError] = field(default_factory=dict)
     excluded_rows: Counter[str] = field(default_factory=Counter)
     timezones: Counter[str] = field(default_factory=Counter)
@@ -100,14 +102,18 @@ class ChunkReport:
         self.distributions.setdefault(name, Counter()).update(counts)
 
 
-class ChangedIds(list[int]):
-    """What a job's ``write`` returns: the user id of each row it inserted or altered (a
-    user once per row), and, when the job labels its rows (a range's partition days),
-    how many of them carry each label."""
+@dataclass(frozen=True)
+class ChangedRows:
+    """What a job's ``write`` returns when it counts the rows it inserted or altered
+    rather than listing their users: how many carry each label (a range's partition
+    days).  The nightly job's write of a range changes a million rows; nothing needs
+    their users, only how many by day."""
 
-    def __init__(self, ids: Iterable[int] = (), labels: Mapping[str, int] | None = None):
-        super().__init__(ids)
-        self.labels: Counter[str] = Counter(labels or {})
+    labels: Mapping[str, int]
+
+    @property
+    def rows(self) -> int:
+        return sum(self.labels.values())
 
 
 @dataclass(frozen=True)
@@ -147,7 +153,7 @@ class RunReport:
     def add(self, chunk: ChunkReport) -> None:
         self.users += chunk.users
         self.committed += len(chunk.committed)
-        self.changed += len(chunk.changed)
+        self.changed += chunk.changed_rows
         self.changed_user_ids.extend(chunk.changed)
         self.chunks += 1
         self.bisections += chunk.bisections
@@ -344,10 +350,13 @@ def write_chunk(engine: sa.Engine, work: ChunkWork[Out], computed: Computed[Out]
     report.errors.update(written.errors)
     report.bisections += written.bisections
     report.committed = list(written.committed)
-    report.changed = list(chain.from_iterable(written.returned))
-    for batch in written.returned:  # the changed rows by label (``distributions``)
-        if isinstance(batch, ChangedIds) and batch.labels:
+    for batch in written.returned:
+        if isinstance(batch, ChangedRows):  # counted by label (``distributions``)
+            report.changed_rows += batch.rows
             report.add_counts("changed", batch.labels)
+        else:
+            report.changed.extend(batch)
+            report.changed_rows += len(batch)
     report.timings["write"] += time.perf_counter() - started
     work.tally(computed.results, report.committed, report)
     return report

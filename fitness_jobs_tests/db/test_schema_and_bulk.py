@@ -7,6 +7,7 @@ import threading
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -161,6 +162,34 @@ def test_upsert_update_ignore_and_unchanged(db_engine: sa.Engine) -> None:
     day1, day2 = (dt.date(2026, 1, 1), dt.date(2026, 1, 2))
     assert rows[_as_date(day1, rows)].total_requests == 10  # ignore kept the old row
     assert rows[_as_date(day2, rows)].total_requests == 99
+
+
+def test_upsert_counted_counts_the_rows_it_writes_by_a_column(db_engine: sa.Engine) -> None:
+    """The rows inserted or altered, counted by a column's value; a row left unchanged
+    (``unchanged_unless``) is not counted.  A frame, so PostgreSQL stages it in binary."""
+    key = ("usage_date",)
+    compare = ["users_with_usage", "total_requests"]
+    frame = pd.DataFrame([_metric_row(d, max_requests_per_user=1 + d % 2) for d in range(1, 6)])
+    with db_engine.begin() as conn:
+        counted = bulk.upsert_counted(
+            conn, "coach_usage_daily", frame, key, "max_requests_per_user", compare
+        )
+    assert counted == {2: 3, 1: 2}  # days 1, 3, 5 and days 2, 4
+    day4 = frame["usage_date"] == dt.date(2026, 1, 4)
+    again = frame.assign(
+        total_requests=frame["total_requests"].mask(day4, 7),
+        computed_at=ts("2026-03-01 00:00"),
+    )
+    with db_engine.begin() as conn:
+        counted = bulk.upsert_counted(
+            conn, "coach_usage_daily", again, key, "max_requests_per_user", compare
+        )
+        assert bulk.upsert_counted(conn, "coach_usage_daily", again[:0], key, "users") == {}
+    assert counted == {1: 1}
+    with db_engine.connect() as conn:
+        query = sa.text("SELECT users_with_usage, total_requests FROM coach_usage_daily")
+        requests = {int(users): int(total) for users, total in conn.execute(query)}
+    assert requests == {1: 10, 2: 20, 3: 30, 4: 7, 5: 50}
 
 
 def _as_date(day: dt.date, rows: dict[object, object]) -> object:

@@ -101,7 +101,7 @@ def test_snapshot_at_metrics_version_and_computed_at(db_engine: sa.Engine) -> No
     write(db_engine, workouts=[workout(3, "2026-11-28 08:00", id=200)])  # user 3 only
     latest = NOW + dt.timedelta(hours=5)
     third = run_nightly(db_engine, D, now=latest)
-    assert third.changed == 1 and third.changed_user_ids == [3]
+    assert third.changed == 1 and third.days[0].changed == 1
     after = _metrics(db_engine)
     assert after["computed_at"].to_dict() == {1: NOW, 2: NOW, 3: latest, 4: NOW}
     assert after.loc[3, "sessions_7d"] == 2
