@@ -181,10 +181,12 @@ def encode(column: pd.Series, kind: sa.types.TypeEngine[Any]) -> Field | None:
 _NUMPY = {"int8": ">i8", "float8": ">f8", "date": ">i4", "timestamptz": ">i8", "int4": ">i4"}
 
 
-def _rows(fields: Sequence[Field]) -> bytes:
-    """The binary COPY stream: per row the field count, then per fixed-width column its
-    value and its NULL flag, each as length + bytes, then each variable-width column as
-    length + bytes (``_staged_order``: the fixed ones come first)."""
+def _rows(fields: Sequence[Field]) -> list[bytes | memoryview]:
+    """The binary COPY stream, in pieces to send one after the other: per row the field
+    count, then per fixed-width column its value and its NULL flag, each as length +
+    bytes, then each variable-width column as length + bytes (``_staged_order``: the
+    fixed ones come first).  Rows of fixed-width fields only are one piece, the
+    structured array's own memory (no copy of a chunk's tens of megabytes)."""
     fixed = [f for f in fields if not f.variable]
     variable = [f.values for f in fields if f.variable]
     layout: list[tuple[str, str]] = [("count", ">i2")]
@@ -205,7 +207,7 @@ def _rows(fields: Sequence[Field]) -> bytes:
             rows[f"nlen{i}"] = 1
             rows[f"null{i}"] = field.nulls
     if not variable:
-        return HEADER + rows.tobytes() + TRAILER
+        return [HEADER, rows.view(np.uint8).data, TRAILER]
     block = memoryview(rows.tobytes())
     width = rows.dtype.itemsize
     parts: list[bytes | memoryview] = [HEADER]
@@ -219,7 +221,7 @@ def _rows(fields: Sequence[Field]) -> bytes:
                 parts.append(len(value).to_bytes(4, "big"))
                 parts.append(value)
     parts.append(TRAILER)
-    return b"".join(parts)
+    return [b"".join(parts)]
 
 
 def _staged_order(fields: Sequence[Field]) -> list[int]:
@@ -262,7 +264,8 @@ def stage_frame(conn: sa.Connection, frame: pd.DataFrame, tbl: sa.Table) -> Stag
     statement = f'COPY "{stage}" FROM STDIN WITH (FORMAT binary)'
     try:
         with raw.cursor() as cur, cur.copy(statement) as copy:
-            copy.write(_rows([fields[i] for i in order]))
+            for piece in _rows([fields[i] for i in order]):
+                copy.write(piece)
     except psycopg.Error as exc:
         raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
     select, params = [], {}
