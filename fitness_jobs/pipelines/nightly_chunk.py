@@ -264,7 +264,7 @@ class NightlyChunk:
 
     def records(self, outputs: Sequence[pd.DataFrame]) -> dict[int, UserRows]:
         """Each user's rows: positions in one shared frame, not a dict per row, so a
-        write stages a slice of the frame (``bulk.upsert`` of a frame)."""
+        write stages a slice of the frame (``bulk.upsert_counted`` of a frame)."""
         kept, _superseded = self._final(outputs)
         kept = kept.reset_index(drop=True)
         frame = kept[ROW_COLUMNS]

@@ -54,8 +54,8 @@ class ChunkWork(Protocol, Generic[Out]):
     """What one job does with a chunk of users.  ``compute`` is vectorised over every user
     in the frames it is given (a subset when bisecting); ``records`` turns its outputs into
     the rows to write, by user; ``write`` writes some users' rows in the open transaction
-    and returns the ids whose rows changed (or only how many, ``ChangedRows``); ``tally`` adds the job's own distributions for
-    the committed users to the report."""
+    and returns the ids whose rows changed (or only how many, ``ChangedRows``); ``tally``
+    adds the job's own distributions for the committed users to the report."""
 
     def read(self, conn: sa.Connection, user_ids: Sequence[int]) -> Frames: ...
 
