@@ -43,7 +43,7 @@ def terminate(url: str, admin_conninfo: str, partition: str, chunk_size: str) ->
     from fitness_jobs.defs.resources import AppDatabase
     from fitness_jobs.pipelines import nightly, nightly_chunk
 
-    real = bulk.upsert
+    real = bulk.upsert_counted  # the nightly chunk's write
     calls: list[int] = []
 
     def upsert(
@@ -52,7 +52,7 @@ def terminate(url: str, admin_conninfo: str, partition: str, chunk_size: str) ->
         records: Sequence[Mapping[str, Any]],
         key: Sequence[str],
         **options: Any,
-    ) -> list[tuple[Any, ...]]:
+    ) -> Any:
         if table_name == nightly.METRICS_TABLE:
             calls.append(len(records))
             if len(calls) == 2:
@@ -69,8 +69,8 @@ def terminate(url: str, admin_conninfo: str, partition: str, chunk_size: str) ->
                         time.sleep(0.05)
         return real(conn, table_name, records, key, **options)
 
-    bulk.upsert = upsert  # type: ignore[assignment]
-    nightly_chunk.upsert = upsert  # type: ignore[assignment]  (the chunk writes)
+    bulk.upsert_counted = upsert  # type: ignore[assignment]
+    nightly_chunk.upsert_counted = upsert  # type: ignore[assignment]  (the chunk writes)
     result = dg.materialize(
         [user_behavior_metrics],
         partition_key=partition,
