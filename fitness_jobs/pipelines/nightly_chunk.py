@@ -292,13 +292,7 @@ class NightlyChunk:
             count_by="snapshot_at",
             unchanged_unless=COMPARED_COLUMNS,
         )
-        labels = {self._snapshot_days[_utc(at)]: n for at, n in by_snapshot.items()}
-        return ChangedRows(labels)
-
-    @cached_property
-    def _snapshot_days(self) -> dict[pd.Timestamp, str]:
-        """Each day's snapshot instant → the day's partition key."""
-        return {_utc(snapshot_instant(day)): day.isoformat() for day in self.days}
+        return ChangedRows({partition_of(_utc(at)).isoformat(): n for at, n in by_snapshot.items()})
 
     def tally(
         self, outputs: Sequence[pd.DataFrame], committed: Sequence[int], report: ChunkReport
