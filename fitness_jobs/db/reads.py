@@ -304,30 +304,31 @@ def workout_sets(
     return read_frame(conn, stmt, columns)
 
 
-def usage_for_day(conn: sa.Connection, day: dt.date) -> pd.DataFrame:
-    """``llm_usage_daily`` rows of one UTC day."""
+def usage_for_days(conn: sa.Connection, first: dt.date, last: dt.date) -> pd.DataFrame:
+    """``llm_usage_daily`` rows of the UTC days ``first … last`` (inclusive)."""
     t = LlmUsageDaily.__table__
-    stmt = sa.select(t.c.user_id, t.c.request_count, t.c.input_tokens, t.c.output_tokens).where(
-        t.c.usage_date == day
-    )
+    stmt = sa.select(
+        t.c.usage_date, t.c.user_id, t.c.request_count, t.c.input_tokens, t.c.output_tokens
+    ).where(t.c.usage_date >= first, t.c.usage_date <= last)
     frame = pd.DataFrame.from_records(
         fetch_rows(conn, stmt),
-        columns=["user_id", "request_count", "input_tokens", "output_tokens"],
+        columns=["usage_date", "user_id", "request_count", "input_tokens", "output_tokens"],
     )
-    for col in frame.columns:
+    for col in frame.columns[1:]:
         frame[col] = pd.to_numeric(frame[col], errors="coerce").fillna(0).astype("int64")
     return frame
 
 
-def users_with_usage(conn: sa.Connection, day: dt.date) -> int:
-    """How many users had non-zero coach usage on UTC ``day`` (the old job's log line)."""
+def users_with_usage(conn: sa.Connection, first: dt.date, last: dt.date) -> dict[dt.date, int]:
+    """How many users had non-zero coach usage on each UTC day ``first … last`` that
+    had any (the old job's log line)."""
     t = LlmUsageDaily.__table__
     stmt = (
-        sa.select(sa.func.count())
-        .select_from(t)
-        .where(t.c.usage_date == day, t.c.request_count > 0)
+        sa.select(t.c.usage_date, sa.func.count())
+        .where(t.c.usage_date >= first, t.c.usage_date <= last, t.c.request_count > 0)
+        .group_by(t.c.usage_date)
     )
-    return int(conn.execute(stmt).scalar_one())
+    return {day: int(count) for day, count in conn.execute(stmt)}
 
 
 def weigh_ins(

@@ -30,13 +30,12 @@ import sqlalchemy as sa
 
 from fitness_jobs.core.usage import summarize_coach_usage
 from fitness_jobs.core.windows import default_partition, snapshot_instant
-from fitness_jobs.db import active_users, reads
-from fitness_jobs.db import nightly as queries
+from fitness_jobs.db import reads
 from fitness_jobs.db.bulk import chunked, upsert
 from fitness_jobs.db.engine import require_tables
 from fitness_jobs.db.locks import partition_locks
 from fitness_jobs.errors import ConfigurationError
-from fitness_jobs.pipelines import Log, Progress, log_failures, no_log, no_progress
+from fitness_jobs.pipelines import Log, Progress, log_failures, nightly_days, no_log, no_progress
 from fitness_jobs.pipelines.nightly_report import NightlyDay, NightlyReport, fill_days
 from fitness_jobs.pipelines.runner import RunReport, run_chunks
 
@@ -186,12 +185,13 @@ def plan_nightly(
         plan.active = {day: NO_USERS for day in days}
     else:
         instants = [snapshot_instant(day) for day in days]
-        with engine.connect() as conn:
-            actives = active_users.active_users_at(conn, instants, limit, now=computed_at)
-            for day, as_of, ids in zip(days, instants, actives, strict=True):
-                plan.active[day] = ids
-                plan.coach_users[day] = reads.users_with_usage(conn, day)
-                log("info", f"partition {day}: {len(ids)} active users at {as_of.isoformat()}")
+        actives, coach_users = nightly_days.active_and_usage(
+            engine, days, instants, limit, computed_at
+        )
+        for day, as_of, ids in zip(days, instants, actives, strict=True):
+            plan.active[day] = ids
+            plan.coach_users[day] = coach_users.get(day, 0)
+            log("info", f"partition {day}: {len(ids)} active users at {as_of.isoformat()}")
     everyone = np.unique(np.concatenate(list(plan.active.values())))
     if len(days) > 1:
         user_days = sum(len(ids) for ids in plan.active.values())
@@ -269,12 +269,9 @@ def finish_nightly(
     failed = np.asarray(sorted(report.errors), dtype=np.int64)
     if plan.limit != 0:
         days = report.days
-        instants = [day.as_of for day in days]
-        with engine.connect() as conn:
-            missing = queries.users_without_metrics(
-                conn, [(day.as_of, plan.active[day.partition]) for day in days]
-            )
-            violations = queries.metrics_range_violations(conn, instants)
+        missing, violations = nightly_days.missing_and_violations(
+            engine, [(day.as_of, plan.active[day.partition]) for day in days]
+        )
         for day, day_missing, day_violations in zip(days, missing, violations, strict=True):
             day.failed = int(np.isin(plan.active[day.partition], failed).sum())
             day.missing_user_ids = day_missing
@@ -366,20 +363,25 @@ def run_coach_usage(
     engine: sa.Engine, day: dt.date, *, now: dt.datetime | None = None
 ) -> dict[str, object]:
     """Summarise ``llm_usage_daily`` of UTC ``day`` into ``coach_usage_daily`` (upsert)."""
-    require_tables(engine, ("llm_usage_daily", "coach_usage_daily"))
-    with engine.connect() as conn:
-        summary = summarize_coach_usage(reads.usage_for_day(conn, day))
-    row: dict[str, object] = {"usage_date": day, **summary}
-    row["computed_at"] = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    with engine.begin() as conn:
-        upsert(conn, "coach_usage_daily", [row], ("usage_date",), unchanged_unless=list(summary))
-    return row
+    return run_coach_usage_range(engine, day, day, now=now)[0]
 
 
 def run_coach_usage_range(
     engine: sa.Engine, first: dt.date, last: dt.date, *, now: dt.datetime | None = None
 ) -> list[dict[str, object]]:
-    """:func:`run_coach_usage` for each UTC day ``first … last``; the rows, in date order."""
+    """Summarise ``llm_usage_daily`` of each UTC day ``first … last`` into
+    ``coach_usage_daily``, from one read and in one upsert; the rows, in date order."""
     if last < first:
         raise ConfigurationError(f"the range ends ({last}) before it starts ({first})")
-    return [run_coach_usage(engine, day, now=now) for day in partition_days(first, last)]
+    require_tables(engine, ("llm_usage_daily", "coach_usage_daily"))
+    with engine.connect() as conn:
+        usage = reads.usage_for_days(conn, first, last)
+    by_day = dict(tuple(usage.groupby(usage.pop("usage_date").astype(str), sort=False)))
+    computed_at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    rows: list[dict[str, object]] = []
+    for day in partition_days(first, last):
+        summary = summarize_coach_usage(by_day.get(day.isoformat(), usage.iloc[:0]))
+        rows.append({"usage_date": day, **summary, "computed_at": computed_at})
+    with engine.begin() as conn:
+        upsert(conn, "coach_usage_daily", rows, ("usage_date",), unchanged_unless=list(summary))
+    return rows

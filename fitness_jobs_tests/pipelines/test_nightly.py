@@ -14,7 +14,7 @@ from fitness_jobs.db import active_users, reads
 from fitness_jobs.db.nightly import metrics_range_violations, users_without_metrics
 from fitness_jobs.db.schema import UserBehaviorMetrics
 from fitness_jobs.errors import ConfigurationError
-from fitness_jobs.pipelines import nightly_chunk
+from fitness_jobs.pipelines import nightly_chunk, nightly_days
 from fitness_jobs.pipelines.nightly import (
     default_partition,
     run_coach_usage,
@@ -357,6 +357,12 @@ def test_checks_judge_each_snapshot_of_several_in_one_query(db_engine: sa.Engine
         missing = users_without_metrics(conn, [(at, [2, 1]) for at in instants])
     assert violations == [{}, {"adherence_4w outside [0, 1]": 1}, {}]
     assert missing == [[2], [2], [2, 1]]  # user 2 never had a row; ids in the order asked
+    # Read in groups of days at once (two and one here), each judged the same.
+    wanted = [(at, [2, 1]) for at in instants]
+    assert nightly_days.missing_and_violations(db_engine, wanted) == (missing, violations)
+    assert nightly_days.range_violations(db_engine, instants) == violations
+    # Only user 1 has sessions, so is active; the last day's rows are gone.
+    assert nightly_days.coverage(db_engine, instants) == [(1, []), (1, []), (1, [1])]
 
 
 def _violations(engine: sa.Engine) -> dict[str, int]:

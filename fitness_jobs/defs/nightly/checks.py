@@ -6,12 +6,11 @@ from collections import Counter
 import dagster as dg
 
 from fitness_jobs.core.windows import snapshot_instant
-from fitness_jobs.db import nightly as queries
-from fitness_jobs.db.active_users import active_users_at
 from fitness_jobs.defs.common import run_or_fail
 from fitness_jobs.defs.nightly.assets import user_behavior_metrics
 from fitness_jobs.defs.nightly.partitions import daily_partitions
 from fitness_jobs.defs.resources import AppDatabase
+from fitness_jobs.pipelines import nightly_days
 
 
 @dg.asset_check(
@@ -26,18 +25,12 @@ def coverage(context: dg.AssetCheckExecutionContext, app_db: AppDatabase) -> dg.
 
     def judge() -> tuple[int, list[int], dict[str, int]]:
         total, missing, by_day = 0, set[int](), {}
-        with app_db.engine().connect() as conn:
-            actives = active_users_at(conn, instants)
-            missing_ids = queries.users_without_metrics(
-                conn, list(zip(instants, actives, strict=True))
-            )
-            for key, active, day_missing in zip(
-                context.partition_keys, actives, missing_ids, strict=True
-            ):
-                total += len(active)
-                missing.update(day_missing)
-                if day_missing:
-                    by_day[key] = len(day_missing)
+        days = nightly_days.coverage(app_db.engine(), instants)
+        for key, (active, day_missing) in zip(context.partition_keys, days, strict=True):
+            total += active
+            missing.update(day_missing)
+            if day_missing:
+                by_day[key] = len(day_missing)
         return total, sorted(missing), by_day
 
     active, missing, missing_by_day = run_or_fail(judge)
@@ -66,9 +59,8 @@ def value_ranges(
 
     def judge() -> dict[str, int]:
         total: Counter[str] = Counter()
-        with app_db.engine().connect() as conn:
-            for day in queries.metrics_range_violations(conn, instants):
-                total.update(day)
+        for day in nightly_days.range_violations(app_db.engine(), instants):
+            total.update(day)
         return dict(total)
 
     violations = run_or_fail(judge)
