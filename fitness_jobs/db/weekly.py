@@ -85,6 +85,10 @@ def count_due_without_report(
     return int(conn.execute(stmt).scalar_one())
 
 
+def _e1rm(weight: sa.ColumnElement[Any], reps: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    return sa.case((reps == 1, weight), else_=weight * (1.0 + reps / 30.0))
+
+
 def prior_best_e1rm(
     conn: sa.Connection, user_ids: Sequence[int], until: dt.datetime, now: dt.datetime
 ) -> pd.DataFrame:
@@ -104,25 +108,39 @@ def prior_best_e1rm(
     """
     w = Workout.__table__
     s = WorkoutSet.__table__
-    weight: sa.ColumnElement[Any] = s.c.weight_kg
-    if conn.dialect.name == "postgresql":
-        weight = sa.cast(sa.cast(s.c.weight_kg, sa.Text), sa.Float(precision=53))
-    e1rm = sa.case((s.c.reps == 1, weight), else_=weight * (1.0 + s.c.reps / 30.0))
-    stmt = (
-        sa.select(w.c.user_id, s.c.exercise, sa.func.max(e1rm))
-        .join(w, w.c.id == s.c.workout_id)
-        .where(
-            among(conn, w.c.user_id, user_ids),
-            w.c.status.in_(FINALIZED_STATUSES),
-            w.c.finalized_at <= until,
-            valid_workout(w, now),
-            valid_set(s),
-            s.c.is_warmup.is_not(True),
-            s.c.reps <= MAX_E1RM_REPS,
-            s.c.weight_kg > 0,
-        )
-        .group_by(w.c.user_id, s.c.exercise)
+    sessions = (
+        among(conn, w.c.user_id, user_ids),
+        w.c.status.in_(FINALIZED_STATUSES),
+        w.c.finalized_at <= until,
+        valid_workout(w, now),
     )
+    lifts = (valid_set(s), s.c.is_warmup.is_not(True), s.c.reps <= MAX_E1RM_REPS, s.c.weight_kg > 0)
+    if conn.dialect.name != "postgresql":
+        stmt = (
+            sa.select(w.c.user_id, s.c.exercise, sa.func.max(_e1rm(s.c.weight_kg, s.c.reps)))
+            .join(w, w.c.id == s.c.workout_id)
+            .where(*sessions, *lifts)
+            .group_by(w.c.user_id, s.c.exercise)
+        )
+    else:
+        # Each session's best per exercise, its sets found through the index on
+        # workout_id: a LATERAL subquery with an aggregate is a nested loop, where the
+        # planner left to itself hashes a scan of every set once the users have months of
+        # history (2,000 users with a year of it: 19–23 s against about 5 s; with 120
+        # days, 1.2–1.6 s against 1.0–1.2 s).  The same sets, the same arithmetic.
+        weight = sa.cast(sa.cast(s.c.weight_kg, sa.Text), sa.Float(precision=53))
+        per_session = (
+            sa.select(s.c.exercise, sa.func.max(_e1rm(weight, s.c.reps)).label("e1rm"))
+            .where(s.c.workout_id == w.c.id, *lifts)
+            .group_by(s.c.exercise)
+            .lateral("per_session")
+        )
+        stmt = (
+            sa.select(w.c.user_id, per_session.c.exercise, sa.func.max(per_session.c.e1rm))
+            .select_from(w.join(per_session, sa.true()))
+            .where(*sessions)
+            .group_by(w.c.user_id, per_session.c.exercise)
+        )
     frame = read_frame(conn, stmt, ["user_id", "exercise", "best_e1rm"])
     frame["user_id"] = frame["user_id"].astype("int64")
     frame["best_e1rm"] = pd.to_numeric(frame["best_e1rm"], errors="coerce").astype(float)

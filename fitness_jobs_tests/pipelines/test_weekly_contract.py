@@ -180,6 +180,47 @@ def test_earlier_bests_are_read_only_for_users_with_a_session_near_the_week(
         assert reports[uid]["top_lifts"] == [] and reports[uid]["personal_records"] == []
 
 
+def test_the_earlier_best_is_the_best_e1rm_of_any_set(db_engine: sa.Engine) -> None:
+    """The database keeps each session's heaviest weight per (exercise, reps) and takes
+    the best e1RM over those: the same value, to the bit, as the best over every set.
+    More reps at a lighter weight can win; warm-ups, more than 10 reps and 0 kg carry
+    none; sessions after ``until`` are not history."""
+    from fitness_jobs.db.weekly import prior_best_e1rm
+
+    write(
+        db_engine,
+        users=[user(1), user(2)],
+        workouts=[
+            workout(1, "2026-10-05 10:00", id=100),
+            workout(1, "2026-10-12 10:00", id=101),
+            workout(1, "2026-11-18 10:00", id=102),  # after until
+            workout(2, "2026-10-05 10:00", id=200),
+        ],
+        sets=[
+            workout_set(100, exercise="bench press", reps=5, weight_kg=100.0),
+            workout_set(100, exercise="bench press", reps=5, weight_kg=97.5),
+            workout_set(100, exercise="bench press", reps=3, weight_kg=102.5),
+            workout_set(100, exercise="bench press", reps=1, weight_kg=110.0),
+            workout_set(100, exercise="bench press", reps=12, weight_kg=120.0),
+            workout_set(100, exercise="bench press", reps=1, weight_kg=130.0, is_warmup=True),
+            workout_set(101, exercise="bench press", reps=5, weight_kg=101.0),
+            workout_set(101, exercise="squat", reps=5, weight_kg=0.0),
+            workout_set(101, exercise="squat", reps=2, weight_kg=80.0),
+            workout_set(102, exercise="squat", reps=1, weight_kg=200.0),
+            workout_set(200, exercise="squat", reps=1, weight_kg=140.0),
+            workout_set(200, exercise="squat", reps=10, weight_kg=100.0),
+        ],
+    )
+    with db_engine.connect() as conn:
+        best = prior_best_e1rm(conn, [1, 2], ts("2026-11-15 00:00"), NOW)
+    got = {(int(r.user_id), r.exercise): r.best_e1rm for r in best.itertuples()}
+    assert got == {
+        (1, "bench press"): 101.0 * (1.0 + 5 / 30.0),  # 117.833…, over 110 kg × 1
+        (1, "squat"): 80.0 * (1.0 + 2 / 30.0),
+        (2, "squat"): 140.0,  # 140 kg × 1 over 100 kg × 10 (133.33…)
+    }
+
+
 def test_earlier_bests_use_the_weights_the_report_reads(db_engine: sa.Engine) -> None:
     """20.0105 kg is stored in a PostgreSQL ``real`` as 20.01049995…; the report reads it as
     20.0105 (the shortest text), so the earlier best, aggregated by the database, must be
