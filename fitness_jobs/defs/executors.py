@@ -25,7 +25,14 @@ from fitness_jobs.settings import DATABASE_URL_ENV
 EXECUTOR_ENV = "FITNESS_EXECUTOR"
 MAX_WORKERS_ENV = "FITNESS_MAX_WORKERS"
 EXECUTORS = ("in_process", "multiprocess", "k8s")
-PRELOADED_MODULES = ("fitness_jobs.definitions",)
+# Imported once by the step processes' fork server: Dagster and the code location's
+# module, and the pipelines, which bring pandas, numpy, SQLAlchemy and scipy.  A step
+# then only builds the definitions from modules already imported.
+PRELOADED_MODULES = (
+    "fitness_jobs.definitions",
+    "fitness_jobs.pipelines.nightly",
+    "fitness_jobs.pipelines.weekly",
+)
 
 
 def executor_name() -> str:

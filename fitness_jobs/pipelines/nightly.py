@@ -376,12 +376,18 @@ def run_coach_usage_range(
     require_tables(engine, ("llm_usage_daily", "coach_usage_daily"))
     with engine.connect() as conn:
         usage = reads.usage_for_days(conn, first, last)
-    by_day = dict(tuple(usage.groupby(usage.pop("usage_date").astype(str), sort=False)))
+    # SQLite gives the dates as ISO text, PostgreSQL as dates: both print the same.
+    by_day = {str(day): rows for day, rows in usage.groupby("usage_date", sort=False)}
     computed_at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    rows: list[dict[str, object]] = []
-    for day in partition_days(first, last):
-        summary = summarize_coach_usage(by_day.get(day.isoformat(), usage.iloc[:0]))
-        rows.append({"usage_date": day, **summary, "computed_at": computed_at})
+    rows: list[dict[str, object]] = [
+        {
+            "usage_date": day,
+            **summarize_coach_usage(by_day.get(day.isoformat(), usage.iloc[:0])),
+            "computed_at": computed_at,
+        }
+        for day in partition_days(first, last)
+    ]
+    summarised = [column for column in rows[0] if column not in ("usage_date", "computed_at")]
     with engine.begin() as conn:
-        upsert(conn, "coach_usage_daily", rows, ("usage_date",), unchanged_unless=list(summary))
+        upsert(conn, "coach_usage_daily", rows, ("usage_date",), unchanged_unless=summarised)
     return rows

@@ -153,3 +153,27 @@ def test_a_failed_part_re_executes_from_failure_alone(
     assert md["failed_users"] == 0
     # Each part's report counts the rows it changed: part 1's in the first run.
     assert md["rows_changed"] == USERS
+
+
+def test_step_processes_find_the_heavy_imports_done() -> None:
+    """The fork server imports ``PRELOADED_MODULES``; a step process then builds the
+    definitions without importing pandas, numpy, SQLAlchemy, psycopg or scipy again
+    (each was seconds of a step's start).  In a fresh interpreter, as the server is."""
+    import subprocess
+
+    code = """
+import importlib, sys
+from fitness_jobs.defs.executors import PRELOADED_MODULES
+for name in PRELOADED_MODULES:
+    importlib.import_module(name)
+before = set(sys.modules)
+from fitness_jobs.definitions import build_definitions
+build_definitions()
+heavy = ("pandas", "numpy", "sqlalchemy", "psycopg", "scipy")
+print(sorted({m.split(".")[0] for m in set(sys.modules) - before} & set(heavy)))
+print(all(h in before for h in heavy))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.split() == ["[]", "True"]
