@@ -4,13 +4,15 @@ and which rows break a value rule (the summary, the checks).
 
 A range's days are read in contiguous groups at the same time (``db.concurrent``), so
 that the server's work on one group overlaps the client's on another; the results are
-those of one read of all the days.  A single day is one read, as before.
+those of one read of all the days.  Not the value rules: the server already splits
+their aggregate over its cores.  A single day is one read, as before.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 import numpy.typing as npt
@@ -37,17 +39,14 @@ def active_and_usage(
     results = read_concurrently(
         engine,
         [
-            *(_active(group, limit, now) for group in contiguous_groups(instants)),
+            *(
+                partial(active_users_at, instants=group, limit=limit, now=now)
+                for group in contiguous_groups(instants)
+            ),
             lambda conn: reads.users_with_usage(conn, days[0], days[-1]),
         ],
     )
     return [ids for part in results[:-1] for ids in part], results[-1]
-
-
-def _active(
-    group: list[dt.datetime], limit: int | None, now: dt.datetime
-) -> Callable[[sa.Connection], list[np.ndarray]]:
-    return lambda conn: active_users_at(conn, group, limit, now=now)
 
 
 def missing_and_violations(
@@ -59,15 +58,11 @@ def missing_and_violations(
     results = read_concurrently(
         engine,
         [
-            *(_missing(group) for group in groups),
+            *(partial(queries.users_without_metrics, wanted=group) for group in groups),
             lambda conn: queries.metrics_range_violations(conn, [at for at, _ids in wanted]),
         ],
     )
     return [ids for part in results[:-1] for ids in part], results[-1]
-
-
-def _missing(group: Wanted) -> Callable[[sa.Connection], list[list[int]]]:
-    return lambda conn: queries.users_without_metrics(conn, group)
 
 
 def coverage(engine: sa.Engine, instants: Sequence[dt.datetime]) -> list[tuple[int, list[int]]]:
@@ -83,5 +78,8 @@ def coverage(engine: sa.Engine, instants: Sequence[dt.datetime]) -> list[tuple[i
 
 
 def range_violations(engine: sa.Engine, instants: Sequence[dt.datetime]) -> list[dict[str, int]]:
-    """For each snapshot of ``instants``, its rows breaking each value rule (non-zero)."""
-    return read_by_groups(engine, instants, queries.metrics_range_violations)
+    """For each snapshot of ``instants``, its rows breaking each value rule (non-zero),
+    in one read: the server already splits this aggregate over its cores, and two
+    groups at once were no faster (0.86 s against 0.83 s for 62 days)."""
+    with engine.connect() as conn:
+        return queries.metrics_range_violations(conn, instants)
