@@ -188,11 +188,11 @@ def upsert(
     if len(records) == 0:
         return []
     tbl = table(table_name)
-    statement, params, stage = _upserting(
+    insert, conflict, params, stage = _upserting(
         conn, table_name, records, key, on_conflict, unchanged_unless
     )
     keys = ", ".join(f'"{k}"' for k in key)
-    result = conn.exec_driver_sql(f"{statement} RETURNING {keys}", params or None)
+    result = conn.exec_driver_sql(f"{insert} {conflict} RETURNING {keys}", params or None)
     dates = [isinstance(tbl.c[k].type, sa.Date) for k in key]
     if conn.dialect.name == "postgresql" or not any(dates):  # dates come back as dates
         written = [tuple(row) for row in result]
@@ -209,16 +209,39 @@ def upsert_counted(
     key: Sequence[str],
     count_by: str,
     unchanged_unless: Sequence[str] | None = None,
+    keys_new: bool = False,
 ) -> Counter[Any]:
     """``upsert`` (updating on conflict) that returns how many rows it wrote for each
     value of the column ``count_by``, not each written row's key.  PostgreSQL counts
     them (a range's write changes a million rows, whose keys nobody needs); SQLite
-    returns the column and Python counts.  Values come as the driver gives them."""
+    returns the column and Python counts.  Values come as the driver gives them.
+
+    ``keys_new``: the caller found none of the keys in the table, so on PostgreSQL the
+    rows go in by a plain ``INSERT``, without a conflict check per row: for a chunk of
+    155,000 metrics rows 0.8–1.0 s of server time instead of 1.3–1.6 s.  It runs in a
+    savepoint: should a key have been written since, the upsert runs instead."""
     if len(records) == 0:
         return Counter()
-    statement, params, stage = _upserting(
+    insert, conflict, params, stage = _upserting(
         conn, table_name, records, key, "update", unchanged_unless
     )
+    counted = None
+    if keys_new and conn.dialect.name == "postgresql":
+        try:
+            with conn.begin_nested():
+                counted = _counted(conn, insert, count_by, params)
+        except sa.exc.IntegrityError:
+            counted = None
+    if counted is None:
+        counted = _counted(conn, f"{insert} {conflict}", count_by, params)
+    conn.exec_driver_sql(f'DELETE FROM "{stage}"')
+    return counted
+
+
+def _counted(
+    conn: sa.Connection, statement: str, count_by: str, params: dict[str, Any]
+) -> Counter[Any]:
+    """Run the ``INSERT`` ``statement``; how many rows it wrote by value of ``count_by``."""
     column = f'"{count_by}"'
     if conn.dialect.name == "postgresql":
         result = conn.exec_driver_sql(
@@ -226,12 +249,9 @@ def upsert_counted(
             f"SELECT {column}, count(*) FROM written GROUP BY {column}",
             params or None,
         )
-        counted = Counter({value: int(n) for value, n in result})
-    else:
-        result = conn.exec_driver_sql(f"{statement} RETURNING {column}", params or None)
-        counted = Counter(value for (value,) in result)
-    conn.exec_driver_sql(f'DELETE FROM "{stage}"')
-    return counted
+        return Counter({value: int(n) for value, n in result})
+    result = conn.exec_driver_sql(f"{statement} RETURNING {column}", params or None)
+    return Counter(value for (value,) in result)
 
 
 def _upserting(
@@ -241,9 +261,10 @@ def _upserting(
     key: Sequence[str],
     on_conflict: OnConflict,
     unchanged_unless: Sequence[str] | None,
-) -> tuple[str, dict[str, Any], str]:
-    """Stage ``records`` and give the ``INSERT … ON CONFLICT`` moving them (without its
-    ``RETURNING``), its parameters and the staging table to empty after it."""
+) -> tuple[str, str, dict[str, Any], str]:
+    """Stage ``records`` and give the ``INSERT`` moving them and its ``ON CONFLICT``
+    clause (without a ``RETURNING``), its parameters and the staging table to empty
+    after it."""
     tbl = table(table_name)
     cols = list(records.columns if isinstance(records, pd.DataFrame) else records[0].keys())
     update_cols = [c for c in cols if c not in key]
@@ -265,11 +286,11 @@ def _upserting(
     else:
         action = "DO NOTHING"
     # "WHERE true" keeps SQLite from reading ON CONFLICT as a join constraint.
-    statement = (
+    insert = (
         f'INSERT INTO "{table_name}" ({quoted}) SELECT {", ".join(select)} FROM "{stage}" '
-        f"WHERE true ON CONFLICT ({keys}) {action}"
+        "WHERE true"
     )
-    return statement, params, stage
+    return insert, f"ON CONFLICT ({keys}) {action}", params, stage
 
 
 def _stage(

@@ -42,6 +42,46 @@ def coach_requests_by_day(
     return frame
 
 
+# Keys read to tell whether a chunk's rows are new (``metrics_keys_taken``).
+KEYS_LOOKED_AT = 10_000
+
+
+def metrics_keys_taken(
+    conn: sa.Connection, user_ids: npt.ArrayLike, metrics_dates: npt.ArrayLike
+) -> bool:
+    """Whether ``user_behavior_metrics`` has a row keyed (``user_ids[i]``,
+    ``metrics_dates[i]``) for some ``i`` (``metrics_dates``: ``datetime.date`` values).
+
+    Reads the users' rows between the first and the last of the dates, through the
+    primary key: a range written for the first time has only its neighbours' (a row of
+    the day before a block can carry the block's first local date), a few thousand.
+    Beyond :data:`KEYS_LOOKED_AT` rows it stops and answers yes: the range was written
+    before, and the upsert's own check of each key is then the cheaper way."""
+    users = np.asarray(user_ids, dtype=np.int64)
+    dates = np.asarray(metrics_dates, dtype=object)
+    if users.size == 0:
+        return False
+    t = UserBehaviorMetrics.__table__
+    stmt = (
+        sa.select(t.c.user_id, t.c.metrics_date)
+        .where(
+            reads.among(conn, t.c.user_id, np.unique(users).tolist()),
+            t.c.metrics_date >= min(dates),
+            t.c.metrics_date <= max(dates),
+        )
+        .limit(KEYS_LOOKED_AT + 1)
+    )
+    rows = reads.fetch_rows(conn, stmt)
+    if len(rows) > KEYS_LOOKED_AT:
+        return True
+    taken: dict[dt.date, list[int]] = {}
+    for user_id, day in rows:  # PostgreSQL gives dates, SQLite ISO text
+        key = day if isinstance(day, dt.date) else dt.date.fromisoformat(str(day))
+        taken.setdefault(key, []).append(int(user_id))
+    # By date: a first write finds one or two of them (the days at the block's edges).
+    return any(np.isin(users[dates == day], ids).any() for day, ids in taken.items())
+
+
 # Each rule names the rows that break it (a NULL never breaks one).
 RANGE_RULES: dict[str, str] = {
     "completion_rate_28d outside [0, 1]": "completion_rate_28d < 0 OR completion_rate_28d > 1",

@@ -27,7 +27,7 @@ from fitness_jobs.core.windows import snapshot_instant
 from fitness_jobs.db import nightly as queries
 from fitness_jobs.db import reads
 from fitness_jobs.db.bulk import upsert_counted
-from fitness_jobs.db.engine import without_parallel_workers
+from fitness_jobs.db.engine import is_postgres, without_parallel_workers
 from fitness_jobs.db.schema import APP_TABLES
 from fitness_jobs.db.set_summaries import set_summaries
 from fitness_jobs.pipelines.history import split_inexact, summaries_as_sets, validate_history
@@ -280,10 +280,15 @@ class NightlyChunk:
 
     def write(self, conn: sa.Connection, rows: Sequence[UserRows]) -> ChangedRows:
         """Upsert the users' rows; how many rows changed, by partition day (the server
-        counts them by snapshot, each day's own)."""
+        counts them by snapshot, each day's own).  Rows none of whose keys exist yet (a
+        new night, a range written for the first time) are inserted without the upsert's
+        check of each key (``bulk.upsert_counted``'s ``keys_new``)."""
         if not rows:
             return ChangedRows({})
         frame = rows[0].frame.take(np.concatenate([r.positions for r in rows]))
+        keys_new = is_postgres(conn) and not queries.metrics_keys_taken(
+            conn, frame["user_id"].to_numpy(), frame["metrics_date"].to_numpy()
+        )
         by_snapshot = upsert_counted(
             conn,
             METRICS_TABLE,
@@ -291,6 +296,7 @@ class NightlyChunk:
             METRICS_KEY,
             count_by="snapshot_at",
             unchanged_unless=COMPARED_COLUMNS,
+            keys_new=keys_new,
         )
         return ChangedRows({partition_of(_utc(at)).isoformat(): n for at, n in by_snapshot.items()})
 

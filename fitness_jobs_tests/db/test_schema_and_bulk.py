@@ -192,6 +192,34 @@ def test_upsert_counted_counts_the_rows_it_writes_by_a_column(db_engine: sa.Engi
     assert requests == {1: 10, 2: 20, 3: 30, 4: 7, 5: 50}
 
 
+def test_upsert_counted_with_new_keys_inserts_and_falls_back_on_a_taken_one(
+    db_engine: sa.Engine,
+) -> None:
+    """``keys_new``: the rows go in without a conflict check (PostgreSQL); when a key was
+    taken after all, the savepoint gives way to the upsert, in the same transaction, and
+    the result is the upsert's: the old row updated, nothing lost, nothing doubled."""
+    key = ("usage_date",)
+    compare = ["users_with_usage", "total_requests"]
+    first = pd.DataFrame([_metric_row(d) for d in (1, 2)])
+    with db_engine.begin() as conn:
+        counted = bulk.upsert_counted(
+            conn, "coach_usage_daily", first, key, "users_with_usage", compare, keys_new=True
+        )
+    assert counted == {1: 1, 2: 1}
+    # Day 2 exists: claimed new all the same, it is updated as an upsert would.
+    later = pd.DataFrame([_metric_row(d, total_requests=100 + d) for d in (2, 3)])
+    with db_engine.begin() as conn:
+        counted = bulk.upsert_counted(
+            conn, "coach_usage_daily", later, key, "users_with_usage", compare, keys_new=True
+        )
+        assert conn.execute(sa.text("SELECT count(*) FROM coach_usage_daily")).scalar() == 3
+    assert counted == {2: 1, 3: 1}
+    with db_engine.connect() as conn:
+        query = sa.text("SELECT users_with_usage, total_requests FROM coach_usage_daily")
+        requests = {int(users): int(total) for users, total in conn.execute(query)}
+    assert requests == {1: 10, 2: 102, 3: 103}
+
+
 def _as_date(day: dt.date, rows: dict[object, object]) -> object:
     return day if day in rows else day.isoformat()
 

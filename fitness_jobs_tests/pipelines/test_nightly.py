@@ -11,7 +11,12 @@ import pytest
 import sqlalchemy as sa
 
 from fitness_jobs.db import active_users, reads
-from fitness_jobs.db.nightly import metrics_range_violations, users_without_metrics
+from fitness_jobs.db import nightly as nightly_queries
+from fitness_jobs.db.nightly import (
+    metrics_keys_taken,
+    metrics_range_violations,
+    users_without_metrics,
+)
 from fitness_jobs.db.schema import UserBehaviorMetrics
 from fitness_jobs.errors import ConfigurationError
 from fitness_jobs.pipelines import nightly_chunk, nightly_days
@@ -363,6 +368,31 @@ def test_checks_judge_each_snapshot_of_several_in_one_query(db_engine: sa.Engine
     assert nightly_days.range_violations(db_engine, instants) == violations
     # Only user 1 has sessions, so is active; the last day's rows are gone.
     assert nightly_days.coverage(db_engine, instants) == [(1, []), (1, []), (1, [1])]
+
+
+def test_a_write_knows_whether_its_keys_are_new(
+    db_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``metrics_keys_taken`` answers for exact (user, local date) keys: a neighbouring
+    date of the same user, or another user's date, is not taken.  Past
+    ``KEYS_LOOKED_AT`` rows in the dates' span it answers yes without reading on."""
+    write(
+        db_engine,
+        users=[user(1, timezone="Pacific/Kiritimati"), user(2, timezone="America/New_York")],
+        workouts=[workout(1, "2026-11-20 10:00"), workout(2, "2026-11-20 10:00")],
+    )
+    run_nightly(db_engine, D, now=NOW)
+    kiritimati, new_york = D + dt.timedelta(days=1), D  # local dates at 00:00 UTC
+    with db_engine.connect() as conn:
+        assert metrics_keys_taken(conn, [1], [kiritimati])
+        assert metrics_keys_taken(conn, [2, 1], [D - dt.timedelta(days=1), kiritimati])
+        assert not metrics_keys_taken(conn, [1], [new_york])  # user 1's day before
+        # Both rows are in the span read, but each at the other user's date.
+        assert not metrics_keys_taken(conn, [1, 2], [new_york, kiritimati])
+        assert not metrics_keys_taken(conn, [3], [D])
+        assert not metrics_keys_taken(conn, [], [])
+        monkeypatch.setattr(nightly_queries, "KEYS_LOOKED_AT", 1)
+        assert metrics_keys_taken(conn, [1, 2], [new_york, kiritimati])  # two rows: stop
 
 
 def _violations(engine: sa.Engine) -> dict[str, int]:
