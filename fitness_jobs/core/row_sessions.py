@@ -206,11 +206,12 @@ class RowSessions:
         """Per row: whether it sees a session, and the latest and earliest local day among
         the sessions it sees (finalised in ``(after, cutoff]``, on or before its day)."""
         n = self.n_rows
-        order = np.lexsort((self.s_fin, self.s_user))
-        user, fin, day = self.s_user[order], self.s_fin[order], self.s_day[order]
-        # Positions per user in finalisation order: keys of (user, instant), the instants
-        # as microseconds from the earliest (a year fits beside 2^17 users), or as their
-        # ranks when they span more (no history bound).
+        # Sessions sorted by keys of (user, instant), the instants as microseconds from
+        # the earliest (a year fits beside 2^17 users), or as their ranks when they span
+        # more (no history bound).  Sessions of equal keys (a user's, at one instant) have
+        # one local day, so any sort of the keys gives the arrays a lexsort of (user,
+        # instant) gives; numpy's default one takes 3 ms for 166k, a lexsort 17.
+        fin = self.s_fin
         instants = np.concatenate([fin, self.cutoff, self.after]).astype(np.int64)
         lo_us, hi_us = (int(instants.min()), int(instants.max())) if instants.size else (0, 0)
         if (hi_us - lo_us + 2) * max(self.n_users, 1) < 2**62:
@@ -218,7 +219,9 @@ class RowSessions:
         else:
             rank = np.unique(instants, return_inverse=True)[1].astype(np.int64)
             span = np.int64(rank.max() + 2 if rank.size else 1)
-        keys = user.astype(np.int64) * span + rank[: fin.size]
+        unsorted_keys = self.s_user.astype(np.int64) * span + rank[: fin.size]
+        order = np.argsort(unsorted_keys)
+        keys, user, day = unsorted_keys[order], self.s_user[order], self.s_day[order]
         row_key = self.user.astype(np.int64) * span
         hi = np.searchsorted(keys, row_key + rank[fin.size : fin.size + n], side="right")
         lo = np.searchsorted(keys, row_key + rank[fin.size + n :], side="right")
