@@ -130,13 +130,3 @@ def run_lengths(flags: np.ndarray) -> np.ndarray:
     cols = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols))
     last_false = np.maximum.accumulate(np.where(flags, -1, cols), axis=1)
     return cols - last_false
-
-
-def transposed(a: np.ndarray, block: int = 256) -> np.ndarray:
-    """``a.T`` (2-D) as a C-contiguous copy, a block of rows at a time: each block is
-    read and written while it is in cache (several times faster than a plain copy of
-    the transposed view for tall arrays)."""
-    out = np.empty(a.shape[::-1], dtype=a.dtype)
-    for i in range(0, a.shape[0], block):
-        out[:, i : i + block] = a[i : i + block].T
-    return out

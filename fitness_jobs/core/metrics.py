@@ -277,9 +277,9 @@ def compute_behavior_metrics(
 
     near_load = np.bincount(near_cell, weights=s_srpe[near.item], minlength=n * NEAR_DAYS)
     # Day-major, oldest first (the pass over the days reads one day of every row at once).
-    by_day = np.concatenate(
-        [seen.far_by_day(seen.day_sums(s_srpe), LOAD_DAYS), near_load.reshape(n, NEAR_DAYS).T[::-1]]
-    )
+    by_day = np.empty((LOAD_DAYS, n))
+    seen.far_by_day(seen.day_sums(s_srpe), LOAD_DAYS, out=by_day[: LOAD_DAYS - NEAR_DAYS])
+    by_day[LOAD_DAYS - NEAR_DAYS :] = near_load.reshape(n, NEAR_DAYS).T[::-1]
     series = by_day.T  # (n, LOAD_DAYS), last column the metrics day
     pmc = loads.training_loads(series)
     acwr = pmc["acwr"]
