@@ -845,12 +845,16 @@ def test_with_local_times_uses_each_users_zone() -> None:
     assert first.iloc[1:].isna().all()
 
 
-@pytest.mark.parametrize("kind", [float, np.int64])
-def test_grouped_quantiles_match_numpy(kind: type) -> None:
-    """Floats, and small non-negative integers (the gaps in days, sorted as one key)."""
+@pytest.mark.parametrize(
+    ("kind", "high", "size"),
+    [(float, 30, 60), (np.int64, 30, 60), (np.int64, 30, 40), (np.int64, 2, 40)],
+)
+def test_grouped_quantiles_match_numpy(kind: type, high: int, size: int) -> None:
+    """Floats, and small non-negative integers (the gaps in days): sorted as one key, or
+    counted per (group, value) when there are few bins per value."""
     rng = np.random.default_rng(3)
-    group = rng.integers(0, 6, size=60)
-    values = rng.integers(0, 30, size=60).astype(kind)
+    group = rng.integers(0, 6, size=size)
+    values = rng.integers(0, high, size=size).astype(kind)
     qs = (0.0, 0.5, 0.9, 1.0)
     for q, got in zip(qs, grouped_quantiles(group, values, 8, qs), strict=True):
         for g in range(8):
