@@ -42,10 +42,12 @@ def with_local_times(
     ``started_minute`` (local minute of day, NaN when unknown), in one conversion; a
     missing instant, or a workout of a user not in ``users``, is unknown.
     ``compute_behavior_metrics`` then uses them instead of converting again."""
-    zone_of = pd.Series(users["tz"].to_numpy(dtype=object), index=users["user_id"].to_numpy())
-    w_zone = workouts["user_id"].map(zone_of).to_numpy(dtype=object)
+    # Zones coded per user, and each workout's code looked up by its user's position.
+    codes, zones = pd.factorize(users["tz"].to_numpy(dtype=object))
+    at_user = pd.Index(users["user_id"].to_numpy()).get_indexer(workouts["user_id"].to_numpy())
+    w_code = np.where(at_user >= 0, codes[at_user], -1)
     n = len(workouts)
-    local = local_wall_times(
+    local = calendar.local_naive_by_zone(
         np.concatenate(
             [
                 utc_values(workouts["finalized_at"]),
@@ -53,7 +55,8 @@ def with_local_times(
                 utc_values(users["first_session_at"]),
             ]
         ),
-        np.concatenate([w_zone, w_zone, users["tz"].to_numpy(dtype=object)]),
+        np.concatenate([w_code, w_code, codes]),
+        zones,
     )
     return (
         users.assign(**{FIRST_SESSION_LOCAL: local[2 * n :]}),
