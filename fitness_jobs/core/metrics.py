@@ -217,8 +217,10 @@ def compute_behavior_metrics(
     min_age = np.where(has_session, mday - latest_day, big)
     days_since = np.where(has_session, min_age, np.nan).astype(float)
 
+    # Judged per user and day before each row takes its days: a gather of bytes, not of
+    # int64 counts.
     active_days = np.concatenate(
-        [near_counts > 0, seen.far_by_age(seen.day_counts, ACTIVITY_DAYS) > 0], axis=1
+        [near_counts > 0, seen.far_by_age(seen.day_counts > 0, ACTIVITY_DAYS)], axis=1
     )
     d_row, d_age = np.nonzero(active_days)  # row-major: ages ascending within a row
     same = d_row[1:] == d_row[:-1]
