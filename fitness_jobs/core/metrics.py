@@ -233,7 +233,9 @@ def compute_behavior_metrics(
     lapse_risk = _lapse_band(days_since, ratio)
 
     # ---- preferred hour (circular mean of local started_at clock hours) ---------------
-    timed = in90.where(np.isfinite(s.minute)[in90.item])
+    # started_at is NOT NULL in the schema: the pairs are filtered only if one is missing.
+    timed_session = np.isfinite(s.minute)
+    timed = in90 if timed_session.all() else in90.where(timed_session[in90.item])
     h_row = timed.row
     theta = s.minute / 60.0 * (2.0 * np.pi / 24.0)  # hour + minute/60 (seconds are not in §5)
     h_n = np.bincount(h_row, minlength=n).astype(float)
