@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from fitness_jobs.core import row_sessions
-from fitness_jobs.core.arrays import grouped_quantiles, with_local_times
+from fitness_jobs.core.arrays import grouped_quantiles, run_lengths, with_local_times
 from fitness_jobs.core.calendar import day_number
 from fitness_jobs.core.columns import SetColumns, WorkoutColumns
 from fitness_jobs.core.metrics import (
@@ -863,3 +863,17 @@ def test_grouped_quantiles_match_numpy(kind: type, high: int, size: int) -> None
                 assert got[g] == np.percentile(vals.astype(float), q * 100)
             else:
                 assert math.isnan(got[g])
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (5, 53), (40, 7), (3, 0)])
+def test_run_lengths_count_the_run_of_true_ending_at_each_column(
+    shape: tuple[int, int],
+) -> None:
+    flags = np.random.default_rng(5).random(shape) < 0.7
+    expected = np.zeros(shape, dtype=np.int64)
+    for r in range(shape[0]):
+        for c in range(shape[1]):
+            expected[r, c] = (expected[r, c - 1] + 1 if c else 1) if flags[r, c] else 0
+    got = run_lengths(flags)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, expected)
