@@ -114,6 +114,20 @@ ON_TRACK = "on_track"
 _R_UNDEFINED = 1e-9
 
 
+def _lowest_set_bit(width: int) -> np.ndarray:
+    """The index of the lowest bit set of each value below ``2**width`` (``width`` for 0)."""
+    values = np.arange(1 << width)
+    lowest = np.full(values.size, width, dtype=np.int64)
+    for bit in reversed(range(width)):
+        lowest[(values >> bit) & 1 == 1] = bit
+    return lowest
+
+
+# The preferred weekday reads the activity days as 13 weeks of ages, a bit per week.
+_WEEKS_OF_ACTIVITY = -(-ACTIVITY_DAYS // 7)
+_LOWEST_BIT = _lowest_set_bit(_WEEKS_OF_ACTIVITY)
+
+
 def _lapse_band(days_since: np.ndarray, ratio: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         lapsed = ~(days_since < 30)  # also when days_since is NaN (no session)
@@ -249,13 +263,15 @@ def compute_behavior_metrics(
     timing_consistency = np.where(h_n > 0, resultant, np.nan)
 
     # ---- preferred weekday among distinct session days (ties → most recent) ------------
-    n_wk_rows = -(-ACTIVITY_DAYS // 7)  # 13 rows of 7 ages
-    padded = np.zeros((n, n_wk_rows * 7), dtype=bool)
-    padded[:, :ACTIVITY_DAYS] = active_days
-    by_rel = padded.reshape(n, n_wk_rows, 7)  # [row, m, j] = age 7m + j
-    rel_counts = by_rel.sum(axis=1)  # per j = age mod 7 (one weekday per j)
-    first_m = np.where(by_rel.any(axis=1), by_rel.argmax(axis=1), n_wk_rows)
-    first_age = first_m * 7 + np.arange(7)[None, :]
+    # Per row and j = age mod 7 (one weekday per j), the active days at ages 7m + j as
+    # the bits m of one integer: their count is the bits set, the most recent the
+    # lowest (5 ms for 20k rows, where reductions over a (row, m, j) array took 20).
+    week_bits = np.zeros((n, 7), dtype=np.uint16)
+    for m in range(_WEEKS_OF_ACTIVITY):
+        days = active_days[:, 7 * m : 7 * m + 7]
+        week_bits[:, : days.shape[1]] |= days.astype(np.uint16) << np.uint16(m)
+    rel_counts = np.bitwise_count(week_bits)
+    first_age = _LOWEST_BIT[week_bits] * 7 + np.arange(7)[None, :]
     max_count = rel_counts.max(axis=1)
     tied = rel_counts == max_count[:, None]
     best_j = np.where(tied, first_age, big).argmin(axis=1)
