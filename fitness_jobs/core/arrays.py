@@ -42,10 +42,12 @@ def with_local_times(
     ``started_minute`` (local minute of day, NaN when unknown), in one conversion; a
     missing instant, or a workout of a user not in ``users``, is unknown.
     ``compute_behavior_metrics`` then uses them instead of converting again."""
-    zone_of = pd.Series(users["tz"].to_numpy(dtype=object), index=users["user_id"].to_numpy())
-    w_zone = workouts["user_id"].map(zone_of).to_numpy(dtype=object)
+    # Zones coded per user, and each workout's code looked up by its user's position.
+    codes, zones = pd.factorize(users["tz"].to_numpy(dtype=object))
+    at_user = pd.Index(users["user_id"].to_numpy()).get_indexer(workouts["user_id"].to_numpy())
+    w_code = np.where(at_user >= 0, codes[at_user], -1)
     n = len(workouts)
-    local = local_wall_times(
+    local = calendar.local_naive_by_zone(
         np.concatenate(
             [
                 utc_values(workouts["finalized_at"]),
@@ -53,7 +55,8 @@ def with_local_times(
                 utc_values(users["first_session_at"]),
             ]
         ),
-        np.concatenate([w_zone, w_zone, users["tz"].to_numpy(dtype=object)]),
+        np.concatenate([w_code, w_code, codes]),
+        zones,
     )
     return (
         users.assign(**{FIRST_SESSION_LOCAL: local[2 * n :]}),
@@ -85,27 +88,50 @@ def nullable_int(values: np.ndarray, valid: np.ndarray) -> pd.arrays.IntegerArra
     )
 
 
+# Bins per value up to which small integers are counted rather than sorted (the gaps
+# of 20k rows: 840k bins for 740k gaps, their quantiles in 11 ms instead of 15).
+COUNTED_BINS_PER_VALUE = 4
+
+
 def grouped_quantiles(
     group: np.ndarray, values: np.ndarray, n_groups: int, qs: tuple[float, ...]
 ) -> list[np.ndarray]:
     """Per-group quantiles ``qs`` with numpy's default (linear) interpolation; NaN for
-    empty groups.  The values are sorted within groups once for all of ``qs``."""
+    empty groups.  The values are sorted within groups once for all of ``qs``, or, for
+    small non-negative integers, counted per (group, value): the value at a position of
+    the sorted order is then the bin whose cumulative count passes it."""
     group = np.asarray(group, dtype=np.int64)
     values = np.asarray(values)
     if values.size == 0:
         return [np.full(n_groups, np.nan) for _ in qs]
     span = int(values.max()) + 1 if np.issubdtype(values.dtype, np.integer) else 0
-    if span > 0 and values.min() >= 0 and n_groups * span < 2**62:
-        # Small non-negative integers (gaps in days): one sort of group·span + value.
-        key = np.sort(group * span + values.astype(np.int64))
-        g_sorted = key // span
-        v_sorted = (key - g_sorted * span).astype(float)
+    small = span > 0 and values.min() >= 0
+    if small and n_groups * span <= COUNTED_BINS_PER_VALUE * values.size:
+        # Gaps in days: cumulative counts of the bins group·span + value, group-major.
+        ends = np.cumsum(
+            np.bincount(group * span + values.astype(np.int64), minlength=n_groups * span)
+        )
+        counts = np.diff(ends[span - 1 :: span], prepend=0)
+
+        def sorted_values(at: np.ndarray) -> np.ndarray:
+            bins = np.searchsorted(ends, at, side="right")
+            return (bins - np.flatnonzero(has) * span).astype(float)
     else:
-        values = values.astype(float)
-        order = np.lexsort((values, group))
-        g_sorted = group[order]
-        v_sorted = values[order]
-    counts = np.bincount(g_sorted, minlength=n_groups)
+        if small and n_groups * span < 2**62:
+            # Small non-negative integers: one sort of group·span + value.
+            key = np.sort(group * span + values.astype(np.int64))
+            g_sorted = key // span
+            v_sorted = (key - g_sorted * span).astype(float)
+        else:
+            values = values.astype(float)
+            order = np.lexsort((values, group))
+            g_sorted = group[order]
+            v_sorted = values[order]
+        counts = np.bincount(g_sorted, minlength=n_groups)
+
+        def sorted_values(at: np.ndarray) -> np.ndarray:
+            return v_sorted[at]
+
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     has = counts > 0
     m = counts[has]
@@ -116,8 +142,8 @@ def grouped_quantiles(
         lo = np.floor(pos).astype(np.int64)
         hi = np.minimum(lo + 1, m - 1)
         frac = pos - lo
-        v_lo = v_sorted[base + lo]
-        v_hi = v_sorted[base + hi]
+        v_lo = sorted_values(base + lo)
+        v_hi = sorted_values(base + hi)
         out = np.full(n_groups, np.nan)
         out[has] = v_lo + (v_hi - v_lo) * frac
         outs.append(out)
@@ -125,18 +151,15 @@ def grouped_quantiles(
 
 
 def run_lengths(flags: np.ndarray) -> np.ndarray:
-    """Length of the run of True ending at each column (0 where False), row-wise."""
+    """Length of the run of True ending at each column (0 where False), row-wise.  One
+    pass over the columns, each a vector of every row (20k rows × 53 weeks: 2.5 ms,
+    where a running maximum along the rows took 12)."""
     n_rows, n_cols = flags.shape
-    cols = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols))
-    last_false = np.maximum.accumulate(np.where(flags, -1, cols), axis=1)
-    return cols - last_false
-
-
-def transposed(a: np.ndarray, block: int = 256) -> np.ndarray:
-    """``a.T`` (2-D) as a C-contiguous copy, a block of rows at a time: each block is
-    read and written while it is in cache (several times faster than a plain copy of
-    the transposed view for tall arrays)."""
-    out = np.empty(a.shape[::-1], dtype=a.dtype)
-    for i in range(0, a.shape[0], block):
-        out[:, i : i + block] = a[i : i + block].T
-    return out
+    by_column = np.ascontiguousarray(flags.T)
+    out = np.empty((n_cols, n_rows), dtype=np.int64)
+    run = np.zeros(n_rows, dtype=np.int64)
+    for j in range(n_cols):
+        run += 1
+        run *= by_column[j]
+        out[j] = run
+    return out.T

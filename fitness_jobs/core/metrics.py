@@ -114,6 +114,20 @@ ON_TRACK = "on_track"
 _R_UNDEFINED = 1e-9
 
 
+def _lowest_set_bit(width: int) -> np.ndarray:
+    """The index of the lowest bit set of each value below ``2**width`` (``width`` for 0)."""
+    values = np.arange(1 << width)
+    lowest = np.full(values.size, width, dtype=np.int64)
+    for bit in reversed(range(width)):
+        lowest[(values >> bit) & 1 == 1] = bit
+    return lowest
+
+
+# The preferred weekday reads the activity days as 13 weeks of ages, a bit per week.
+_WEEKS_OF_ACTIVITY = -(-ACTIVITY_DAYS // 7)
+_LOWEST_BIT = _lowest_set_bit(_WEEKS_OF_ACTIVITY)
+
+
 def _lapse_band(days_since: np.ndarray, ratio: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         lapsed = ~(days_since < 30)  # also when days_since is NaN (no session)
@@ -217,13 +231,20 @@ def compute_behavior_metrics(
     min_age = np.where(has_session, mday - latest_day, big)
     days_since = np.where(has_session, min_age, np.nan).astype(float)
 
-    active_days = np.concatenate(
-        [near_counts > 0, seen.far_by_age(seen.day_counts, ACTIVITY_DAYS) > 0], axis=1
-    )
-    d_row, d_age = np.nonzero(active_days)  # row-major: ages ascending within a row
-    same = d_row[1:] == d_row[:-1]
-    gaps = (d_age[1:] - d_age[:-1])[same]
-    g_row = d_row[1:][same]
+    # Judged per user and day before each row takes its days: a gather of bytes, not of
+    # int64 counts.  Each row is followed by as many inactive days, so that the steps
+    # between the active days of the flattened rows are a row's gaps where they are
+    # shorter than ACTIVITY_DAYS (6 ms for 20k rows, where nonzero by row and age and a
+    # comparison of rows took 19).
+    activity = np.zeros((n, 2 * ACTIVITY_DAYS), dtype=bool)
+    activity[:, :NEAR_DAYS] = near_counts > 0
+    activity[:, NEAR_DAYS:ACTIVITY_DAYS] = seen.far_by_age(seen.day_counts > 0, ACTIVITY_DAYS)
+    active_days = activity[:, :ACTIVITY_DAYS]
+    flat = np.flatnonzero(activity)  # row-major: ages ascending within a row
+    step = flat[1:] - flat[:-1]
+    same = step < ACTIVITY_DAYS
+    gaps = step[same]
+    g_row = flat[1:][same] // (2 * ACTIVITY_DAYS)
     n_gaps = np.bincount(g_row, minlength=n)
     gap_median, gap_p90 = grouped_quantiles(g_row, gaps, n, (0.5, 0.9))
     lapse_denom = np.where(n_gaps >= GAP_MIN_FOR_MEDIAN, gap_median, 7.0 / tf)
@@ -231,7 +252,9 @@ def compute_behavior_metrics(
     lapse_risk = _lapse_band(days_since, ratio)
 
     # ---- preferred hour (circular mean of local started_at clock hours) ---------------
-    timed = in90.where(np.isfinite(s.minute)[in90.item])
+    # started_at is NOT NULL in the schema: the pairs are filtered only if one is missing.
+    timed_session = np.isfinite(s.minute)
+    timed = in90 if timed_session.all() else in90.where(timed_session[in90.item])
     h_row = timed.row
     theta = s.minute / 60.0 * (2.0 * np.pi / 24.0)  # hour + minute/60 (seconds are not in §5)
     h_n = np.bincount(h_row, minlength=n).astype(float)
@@ -245,13 +268,15 @@ def compute_behavior_metrics(
     timing_consistency = np.where(h_n > 0, resultant, np.nan)
 
     # ---- preferred weekday among distinct session days (ties → most recent) ------------
-    n_wk_rows = -(-ACTIVITY_DAYS // 7)  # 13 rows of 7 ages
-    padded = np.zeros((n, n_wk_rows * 7), dtype=bool)
-    padded[:, :ACTIVITY_DAYS] = active_days
-    by_rel = padded.reshape(n, n_wk_rows, 7)  # [row, m, j] = age 7m + j
-    rel_counts = by_rel.sum(axis=1)  # per j = age mod 7 (one weekday per j)
-    first_m = np.where(by_rel.any(axis=1), by_rel.argmax(axis=1), n_wk_rows)
-    first_age = first_m * 7 + np.arange(7)[None, :]
+    # Per row and j = age mod 7 (one weekday per j), the active days at ages 7m + j as
+    # the bits m of one integer: their count is the bits set, the most recent the
+    # lowest (5 ms for 20k rows, where reductions over a (row, m, j) array took 20).
+    week_bits = np.zeros((n, 7), dtype=np.uint16)
+    for m in range(_WEEKS_OF_ACTIVITY):
+        days = active_days[:, 7 * m : 7 * m + 7]
+        week_bits[:, : days.shape[1]] |= days.astype(np.uint16) << np.uint16(m)
+    rel_counts = np.bitwise_count(week_bits)
+    first_age = _LOWEST_BIT[week_bits] * 7 + np.arange(7)[None, :]
     max_count = rel_counts.max(axis=1)
     tied = rel_counts == max_count[:, None]
     best_j = np.where(tied, first_age, big).argmin(axis=1)
@@ -277,9 +302,9 @@ def compute_behavior_metrics(
 
     near_load = np.bincount(near_cell, weights=s_srpe[near.item], minlength=n * NEAR_DAYS)
     # Day-major, oldest first (the pass over the days reads one day of every row at once).
-    by_day = np.concatenate(
-        [seen.far_by_day(seen.day_sums(s_srpe), LOAD_DAYS), near_load.reshape(n, NEAR_DAYS).T[::-1]]
-    )
+    by_day = np.empty((LOAD_DAYS, n))
+    seen.far_by_day(seen.day_sums(s_srpe), LOAD_DAYS, out=by_day[: LOAD_DAYS - NEAR_DAYS])
+    by_day[LOAD_DAYS - NEAR_DAYS :] = near_load.reshape(n, NEAR_DAYS).T[::-1]
     series = by_day.T  # (n, LOAD_DAYS), last column the metrics day
     pmc = loads.training_loads(series)
     acwr = pmc["acwr"]

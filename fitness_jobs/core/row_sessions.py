@@ -37,7 +37,6 @@ from fitness_jobs.core.arrays import (
     local_wall_times,
     minute_of_day,
     naive_values,
-    transposed,
     utc_values,
 )
 from fitness_jobs.core.columns import SetColumns, WorkoutColumns
@@ -129,9 +128,16 @@ class RowSessions:
             hi = np.searchsorted(keys, key + (window - 1), side="right")
             k, position = ragged(lo, hi)
             item, row = near[k], order[position]
-        fin_of = fin[item]
-        seen = (fin_of <= self.cutoff[row]) & (fin_of > self.after[row])
-        item, row = item[seen], row[seen]
+        # A session finalised in (latest after, earliest cutoff] is seen by every row:
+        # only the pairs of the others are judged (5 ms less for the 20k rows of a call).
+        # (A NaT bound, which min and max propagate, leaves every session doubtful.)
+        doubtful = ~((fin <= self.cutoff.min()) & (fin > self.after.max()))
+        judged = np.flatnonzero(doubtful[item])
+        if judged.size:
+            fin_of, judged_row = fin[item[judged]], row[judged]
+            seen = np.ones(item.size, dtype=bool)
+            seen[judged] = (fin_of <= self.cutoff[judged_row]) & (fin_of > self.after[judged_row])
+            item, row = item[seen], row[seen]
         return Pairs(item, row, self.mday[row] - day[item])
 
     # ---- far days: per user and local day ------------------------------------------------
@@ -168,7 +174,9 @@ class RowSessions:
 
     @cached_property
     def _day_prefix(self) -> np.ndarray:
-        prefix = np.zeros((self.n_users, self.far_span + 1), dtype=np.int64)
+        """Sessions per user before each local day, as int32 (a year of a user's sessions
+        is far below 2³¹): gathers from it take 7 ms for 20k rows × 53 weeks, 13 as int64."""
+        prefix = np.zeros((self.n_users, self.far_span + 1), dtype=np.int32)
         np.cumsum(self.day_counts, axis=1, out=prefix[:, 1:])
         return prefix
 
@@ -188,29 +196,49 @@ class RowSessions:
         """``(n_rows, stop − NEAR_DAYS)``: the values at ages ``NEAR_DAYS … stop − 1``."""
         return self._far_rows(per_day, stop)[:, ::-1]
 
-    def far_by_day(self, per_day: np.ndarray, stop: int) -> np.ndarray:
+    def far_by_day(
+        self, per_day: np.ndarray, stop: int, out: np.ndarray | None = None
+    ) -> np.ndarray:
         """``(stop − NEAR_DAYS, n_rows)``: the values oldest day first, day-major (the
-        layout of a pass over the days)."""
-        return transposed(self._far_rows(per_day, stop))
+        layout of a pass over the days), into ``out`` if given.  Gathered a day at a time
+        from ``per_day`` transposed, where a day of the rows of one metrics day is mostly
+        a run of adjacent users: 14 ms for 20k rows and 177 days, where a copy per row
+        then a transpose took 55."""
+        days = stop - NEAR_DAYS
+        if out is None:
+            out = np.empty((days, self.n_rows), dtype=per_day.dtype)
+        if not self.n_rows:
+            return out
+        flat = np.ascontiguousarray(per_day.T, dtype=out.dtype).reshape(-1)
+        # Each row's oldest day, ``_far_start`` ≥ 0, its newest < ``far_span``: in bounds.
+        at = self._far_start(stop) * self.n_users + self.user
+        for t in range(days):
+            np.take(flat, at, out=out[t], mode="clip")
+            at += self.n_users
+        return out
 
     def far_sessions_before(self, ages: np.ndarray) -> np.ndarray:
         """``(n_rows, m)``: each row's sessions at ages in ``[NEAR_DAYS, age)`` for each
-        ``age`` of its row of ``ages`` (``(n_rows, m)``, each ≥ ``NEAR_DAYS``)."""
-        end = self.mday - (NEAR_DAYS - 1) - self.first_far_day  # exclusive: age NEAR_DAYS
-        start = self.mday[:, None] - ages + 1 - self.first_far_day
-        rows = self.user[:, None]
-        return self._day_prefix[rows, end[:, None]] - self._day_prefix[rows, start]
+        ``age`` of its row of ``ages`` (``(n_rows, m)``, each ≥ ``NEAR_DAYS``), as int32.
+        Read from the flattened prefix sums by computed positions: 24 ms → 7 for 20k rows
+        × 53 weeks, against indexing by (user, column) pairs."""
+        prefix = self._day_prefix.reshape(-1)
+        # Each row's position of its metrics day in the flattened prefix sums.
+        at = self.user * (self.far_span + 1) + (self.mday - self.first_far_day)
+        end = prefix[at - (NEAR_DAYS - 1)]  # exclusive: age NEAR_DAYS
+        return end[:, None] - prefix[(at + 1)[:, None] - ages]
 
     # ---- the latest and the earliest session seen ---------------------------------------
     def seen_day_range(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per row: whether it sees a session, and the latest and earliest local day among
         the sessions it sees (finalised in ``(after, cutoff]``, on or before its day)."""
         n = self.n_rows
-        order = np.lexsort((self.s_fin, self.s_user))
-        user, fin, day = self.s_user[order], self.s_fin[order], self.s_day[order]
-        # Positions per user in finalisation order: keys of (user, instant), the instants
-        # as microseconds from the earliest (a year fits beside 2^17 users), or as their
-        # ranks when they span more (no history bound).
+        # Sessions sorted by keys of (user, instant), the instants as microseconds from
+        # the earliest (a year fits beside 2^17 users), or as their ranks when they span
+        # more (no history bound).  Sessions of equal keys (a user's, at one instant) have
+        # one local day, so any sort of the keys gives the arrays a lexsort of (user,
+        # instant) gives; numpy's default one takes 3 ms for 166k, a lexsort 17.
+        fin = self.s_fin
         instants = np.concatenate([fin, self.cutoff, self.after]).astype(np.int64)
         lo_us, hi_us = (int(instants.min()), int(instants.max())) if instants.size else (0, 0)
         if (hi_us - lo_us + 2) * max(self.n_users, 1) < 2**62:
@@ -218,7 +246,9 @@ class RowSessions:
         else:
             rank = np.unique(instants, return_inverse=True)[1].astype(np.int64)
             span = np.int64(rank.max() + 2 if rank.size else 1)
-        keys = user.astype(np.int64) * span + rank[: fin.size]
+        unsorted_keys = self.s_user.astype(np.int64) * span + rank[: fin.size]
+        order = np.argsort(unsorted_keys)
+        keys, user, day = unsorted_keys[order], self.s_user[order], self.s_day[order]
         row_key = self.user.astype(np.int64) * span
         hi = np.searchsorted(keys, row_key + rank[fin.size : fin.size + n], side="right")
         lo = np.searchsorted(keys, row_key + rank[fin.size + n :], side="right")
@@ -341,8 +371,12 @@ def volume_by_week(
         return volume
     wid = workout_ids[in14.item]
     row, bucket = in14.row, (in14.age >= 7).astype(np.int64)
-    first = ~pd.MultiIndex.from_arrays([row, wid]).duplicated()
-    wid, row, bucket = wid[first], row[first], bucket[first]
+    # A pair is a (session, row) once; only a workout id given twice can repeat one.
+    # Ids in increasing order (as read) are all distinct: the search for repeats (10 ms
+    # for 20k rows) is skipped.
+    if workout_ids.size > 1 and not (workout_ids[1:] > workout_ids[:-1]).all():
+        first = ~pd.MultiIndex.from_arrays([row, wid]).duplicated()
+        wid, row, bucket = wid[first], row[first], bucket[first]
     by_id = np.argsort(wid, kind="stable")
     sorted_ids = wid[by_id]
     counted = np.flatnonzero(sets.counts)

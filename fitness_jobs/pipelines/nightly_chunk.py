@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from fitness_jobs.core.arrays import FIRST_SESSION_LOCAL, with_local_times
-from fitness_jobs.core.calendar import local_day_numbers
+from fitness_jobs.core.arrays import FIRST_SESSION_LOCAL, day_numbers_of, with_local_times
+from fitness_jobs.core.calendar import local_naive_by_zone
 from fitness_jobs.core.columns import SetColumns, WorkoutColumns
 from fitness_jobs.core.metrics import (
     HISTORY_DAYS,
@@ -182,14 +182,24 @@ class NightlyChunk:
             row_parts.append(rows)
         day_index = np.concatenate(index_parts)
         rows = np.concatenate(row_parts)
+        # Each zone's local day of each snapshot (46 zones × 62 days), read per row: the
+        # snapshots converted once per zone, not once per user (11 ms against 34).
+        codes, zones = pd.factorize(users["tz"].to_numpy(dtype=object))
         snapshots = pd.DatetimeIndex([snapshot_instant(day) for day in self.days])
-        as_of = pd.Series(snapshots[day_index])
+        utc = snapshots.tz_convert("UTC").tz_localize(None).to_numpy(dtype="datetime64[us]")
+        local = local_naive_by_zone(
+            np.tile(utc, len(zones)), np.repeat(np.arange(len(zones)), utc.size), zones
+        )
+        by_zone = day_numbers_of(local).reshape(len(zones), utc.size)
+        row_codes = codes[rows]
         frame = pd.DataFrame(
             {
                 "user_id": user_ids[rows],
                 "day_index": day_index,
-                "metrics_day": local_day_numbers(
-                    as_of, pd.Series(users["tz"].to_numpy(dtype=object)[rows])
+                "metrics_day": np.where(
+                    row_codes >= 0,
+                    by_zone[row_codes, day_index] if by_zone.size else 0,
+                    np.iinfo(np.int64).min,  # no zone: no local day (NaT)
                 ),
             }
         )

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from fitness_jobs.core import row_sessions
-from fitness_jobs.core.arrays import grouped_quantiles, with_local_times
+from fitness_jobs.core.arrays import grouped_quantiles, run_lengths, with_local_times
 from fitness_jobs.core.calendar import day_number
 from fitness_jobs.core.columns import SetColumns, WorkoutColumns
 from fitness_jobs.core.metrics import (
@@ -845,12 +845,16 @@ def test_with_local_times_uses_each_users_zone() -> None:
     assert first.iloc[1:].isna().all()
 
 
-@pytest.mark.parametrize("kind", [float, np.int64])
-def test_grouped_quantiles_match_numpy(kind: type) -> None:
-    """Floats, and small non-negative integers (the gaps in days, sorted as one key)."""
+@pytest.mark.parametrize(
+    ("kind", "high", "size"),
+    [(float, 30, 60), (np.int64, 30, 60), (np.int64, 30, 40), (np.int64, 2, 40)],
+)
+def test_grouped_quantiles_match_numpy(kind: type, high: int, size: int) -> None:
+    """Floats, and small non-negative integers (the gaps in days): sorted as one key, or
+    counted per (group, value) when there are few bins per value."""
     rng = np.random.default_rng(3)
-    group = rng.integers(0, 6, size=60)
-    values = rng.integers(0, 30, size=60).astype(kind)
+    group = rng.integers(0, 6, size=size)
+    values = rng.integers(0, high, size=size).astype(kind)
     qs = (0.0, 0.5, 0.9, 1.0)
     for q, got in zip(qs, grouped_quantiles(group, values, 8, qs), strict=True):
         for g in range(8):
@@ -859,3 +863,17 @@ def test_grouped_quantiles_match_numpy(kind: type) -> None:
                 assert got[g] == np.percentile(vals.astype(float), q * 100)
             else:
                 assert math.isnan(got[g])
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (5, 53), (40, 7), (3, 0)])
+def test_run_lengths_count_the_run_of_true_ending_at_each_column(
+    shape: tuple[int, int],
+) -> None:
+    flags = np.random.default_rng(5).random(shape) < 0.7
+    expected = np.zeros(shape, dtype=np.int64)
+    for r in range(shape[0]):
+        for c in range(shape[1]):
+            expected[r, c] = (expected[r, c - 1] + 1 if c else 1) if flags[r, c] else 0
+    got = run_lengths(flags)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, expected)

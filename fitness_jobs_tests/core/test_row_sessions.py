@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fitness_jobs.core.arrays import transposed
 from fitness_jobs.core.row_sessions import NEAR_DAYS, RowSessions, ragged
 
 
@@ -14,14 +13,6 @@ def test_ragged_lists_every_index_of_every_interval_in_order() -> None:
     owner, index = ragged(np.array([2, 5, 0, 7]), np.array([4, 5, 3, 6]))
     assert owner.tolist() == [0, 0, 2, 2, 2]
     assert index.tolist() == [2, 3, 0, 1, 2]
-
-
-@pytest.mark.parametrize("shape", [(1, 1), (7, 3), (1000, 177), (513, 2)])
-def test_transposed_is_a_contiguous_copy_of_the_transpose(shape: tuple[int, int]) -> None:
-    a = np.random.default_rng(0).random(shape)
-    got = transposed(a, block=256)
-    assert got.flags.c_contiguous
-    np.testing.assert_array_equal(got, a.T)
 
 
 def _rows_and_sessions(rng: np.random.Generator, same_day_twice: bool) -> tuple:
@@ -78,6 +69,9 @@ def test_far_views_read_each_rows_own_ages() -> None:
     stop = 20
     by_age = rows.far_by_age(counts, stop)
     by_day = rows.far_by_day(counts, stop)
+    into = np.full(by_day.shape, -1, dtype=counts.dtype)
+    assert rows.far_by_day(counts, stop, out=into) is into
+    np.testing.assert_array_equal(into, by_day)
     for r in range(rows.n_rows):
         for j, age in enumerate(range(NEAR_DAYS, stop)):
             on_day = (s_user == rows.user[r]) & (s_day == rows.mday[r] - age)
