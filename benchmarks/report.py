@@ -52,6 +52,15 @@ def markdown(results: dict[str, Any]) -> str:
                 f"database round trips {base['database_seconds']:.1f} s, computation "
                 f"{base['compute_seconds']:.1f} s.",
             ]
+        weekly = detail.get("weekly", {})
+        if weekly.get("earlier_weeks"):
+            runs = ", ".join(f"{w['week']} {w['seconds']:.1f} s" for w in weekly["earlier_weeks"])
+            lines += [
+                "",
+                f"Weekly at {int(users):,} users: the weeks before were run first ({runs}; "
+                "the first with no personal bests kept, so it read every earlier set), "
+                f"then the measured week, {weekly['seconds']:.1f} s.",
+            ]
         profile = detail.get("profile")
         if profile:
             lines += [

@@ -14,7 +14,8 @@
 -- The app tables are expected in the schema public.
 --
 -- What the jobs get: SELECT on the tables the app owns; SELECT, INSERT, UPDATE on the four
--- tables the jobs write (the upserts need all three: INSERT … ON CONFLICT DO UPDATE reads,
+-- tables the jobs write, and on the two of kept personal bests where they exist (the
+-- upserts need all three: INSERT … ON CONFLICT DO UPDATE reads,
 -- inserts and updates; the report claim is INSERT … ON CONFLICT DO NOTHING); USAGE on the
 -- sequences behind those tables' ids; CONNECT and TEMPORARY on the database.  Nothing
 -- else: no DELETE, no TRUNCATE, no CREATE on the schema (no DDL), no role attributes.
@@ -81,7 +82,19 @@ DO $$
 DECLARE
     app_role text := current_setting('fitness_jobs.app_role');
     seq text;
+    kept text;
 BEGIN
+    -- The kept personal bests (docs/deploy.md, "Kept personal bests"), where the app's
+    -- migration has created them: the weekly job reads and upserts them.  Without them,
+    -- or without these rights, it reads every earlier set instead.
+    FOREACH kept IN ARRAY ARRAY['personal_bests', 'personal_best_marks'] LOOP
+        IF to_regclass('public.' || kept) IS NOT NULL THEN
+            EXECUTE format('REVOKE ALL ON TABLE public.%I FROM %I', kept, app_role);
+            EXECUTE format('GRANT SELECT, INSERT, UPDATE ON TABLE public.%I TO %I', kept,
+                           app_role);
+        END IF;
+    END LOOP;
+
     -- The sequences behind the written tables' ids (serial or identity columns; the
     -- report and prediction ids): nextval() needs USAGE.  Found, not named, so the
     -- app's own naming does not matter.
@@ -158,7 +171,9 @@ BEGIN
     END IF;
     FOREACH tbl IN ARRAY ARRAY['users', 'workouts', 'workout_sets', 'body_weight_logs',
                                'llm_usage_daily', 'user_behavior_metrics', 'weekly_reports',
-                               'transformation_predictions', 'coach_usage_daily'] LOOP
+                               'transformation_predictions', 'coach_usage_daily',
+                               'personal_bests', 'personal_best_marks'] LOOP
+        CONTINUE WHEN to_regclass('public.' || tbl) IS NULL;  -- the optional kept tables
         IF has_table_privilege(app_role, 'public.' || tbl, 'DELETE, TRUNCATE') THEN
             too_much := array_append(too_much, 'DELETE or TRUNCATE on ' || tbl);
         END IF;

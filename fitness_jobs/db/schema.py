@@ -259,6 +259,30 @@ class CoachUsageDaily(Base):
     computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+class PersonalBest(Base):
+    """A user's best e1RM per exercise, kept so that a weekly run need not read every
+    earlier set again (``db.personal_bests``).  Valid as far as the user's
+    :class:`PersonalBestMark` says; ``best_e1rm`` NULL: no best any more (a regeneration
+    found none where one was kept; the jobs' role has no DELETE)."""
+
+    __tablename__ = "personal_bests"
+
+    user_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    exercise: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    best_e1rm: Mapped[float | None] = mapped_column(sa.Float)
+
+
+class PersonalBestMark(Base):
+    """What a user's kept bests cover: every set with an id up to ``set_id`` of the
+    sessions finalized up to ``finalized_through``."""
+
+    __tablename__ = "personal_best_marks"
+
+    user_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    finalized_through: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    set_id: Mapped[int] = mapped_column(sa.BigInteger)
+
+
 APP_TABLES = ("users", "workouts", "workout_sets", "body_weight_logs", "llm_usage_daily")
 JOB_TABLES = (
     "user_behavior_metrics",
@@ -266,3 +290,6 @@ JOB_TABLES = (
     "transformation_predictions",
     "coach_usage_daily",
 )
+# Kept by the weekly job to bound its reads (design §11); optional: without them a run
+# reads every earlier set, as before they existed.
+KEPT_TABLES = ("personal_bests", "personal_best_marks")

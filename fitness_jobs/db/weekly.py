@@ -90,14 +90,22 @@ def _e1rm(weight: sa.ColumnElement[Any], reps: sa.ColumnElement[Any]) -> sa.Colu
 
 
 def prior_best_e1rm(
-    conn: sa.Connection, user_ids: Sequence[int], until: dt.datetime, now: dt.datetime
+    conn: sa.Connection,
+    user_ids: Sequence[int],
+    until: dt.datetime,
+    now: dt.datetime,
+    *,
+    after: dt.datetime | None = None,
+    sets_above: int | None = None,
 ) -> pd.DataFrame:
     """Best Epley e1RM per (user, exercise) over valid working sets of valid sessions
     finalized at or before ``until`` (``user_id``, ``exercise``, ``best_e1rm``).
 
     The rows are those the validation keeps (``db.validity``, with the run's ``now``);
     e1RM as in the report: reps 1 → the weight, 2 to ``MAX_E1RM_REPS`` → ``w·(1 + r/30)``,
-    more reps or a 0 kg set carry none.
+    more reps or a 0 kg set carry none.  ``after``: only sessions finalized after it;
+    ``sets_above``: only sets whose id is above it (what a kept best does not cover,
+    ``db.personal_bests``).
 
     The arithmetic is the report's to the last bit, so that a best from here and one from
     the sets read one by one compare exactly: double precision (SQLAlchemy renders
@@ -108,16 +116,28 @@ def prior_best_e1rm(
     """
     w = Workout.__table__
     s = WorkoutSet.__table__
-    sessions = (
+    sessions = [
         among(conn, w.c.user_id, user_ids),
         w.c.status.in_(FINALIZED_STATUSES),
         w.c.finalized_at <= until,
         valid_workout(w, now),
+    ]
+    if after is not None:
+        sessions.append(w.c.finalized_at > after)
+    lifts = [valid_set(s), s.c.is_warmup.is_not(True), s.c.reps <= MAX_E1RM_REPS, s.c.weight_kg > 0]
+    if sets_above is not None:
+        lifts.append(s.c.id > sets_above)
+    postgres = conn.dialect.name == "postgresql"
+    # On PostgreSQL the client parses a ``real`` from its shortest text: so does this.
+    weight = (
+        sa.cast(sa.cast(s.c.weight_kg, sa.Text), sa.Float(precision=53))
+        if postgres
+        else s.c.weight_kg
     )
-    lifts = (valid_set(s), s.c.is_warmup.is_not(True), s.c.reps <= MAX_E1RM_REPS, s.c.weight_kg > 0)
-    if conn.dialect.name != "postgresql":
+    if not postgres or sets_above is not None:
+        # A join; from the newest sets (the primary key's tail) when ``sets_above``.
         stmt = (
-            sa.select(w.c.user_id, s.c.exercise, sa.func.max(_e1rm(s.c.weight_kg, s.c.reps)))
+            sa.select(w.c.user_id, s.c.exercise, sa.func.max(_e1rm(weight, s.c.reps)))
             .join(w, w.c.id == s.c.workout_id)
             .where(*sessions, *lifts)
             .group_by(w.c.user_id, s.c.exercise)
@@ -128,7 +148,6 @@ def prior_best_e1rm(
         # planner left to itself hashes a scan of every set once the users have months of
         # history (2,000 users with a year of it: 19–23 s against about 5 s; with 120
         # days, 1.2–1.6 s against 1.0–1.2 s).  The same sets, the same arithmetic.
-        weight = sa.cast(sa.cast(s.c.weight_kg, sa.Text), sa.Float(precision=53))
         per_session = (
             sa.select(s.c.exercise, sa.func.max(_e1rm(weight, s.c.reps)).label("e1rm"))
             .where(s.c.workout_id == w.c.id, *lifts)

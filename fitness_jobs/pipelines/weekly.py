@@ -32,6 +32,7 @@ from fitness_jobs.core.windows import (
     week_in_window_span,
     week_starts,
 )
+from fitness_jobs.db import personal_bests
 from fitness_jobs.db import weekly as queries
 from fitness_jobs.db.bulk import chunked
 from fitness_jobs.db.engine import require_tables
@@ -147,6 +148,13 @@ def run_weekly(
             f"week {week} is not a Monday (the week partition key is its Monday)"
         )
     run = WeeklyReportRun(week_start=week, mode=mode, at=at, regenerate=regenerate)
+    unusable = personal_bests.unusable_because(engine)
+    if unusable:
+        log(
+            "warning",
+            f"kept personal bests not used ({unusable}): every earlier set is read "
+            '(docs/deploy.md, "Kept personal bests")',
+        )
 
     with partition_lock(engine, f"{REPORTS_TABLE}:{week.isoformat()}") as waited:
         run.lock_wait_s = waited
@@ -171,7 +179,14 @@ def run_weekly(
         )
         chunks = (
             (
-                WeeklyChunk(week, todo[todo["user_id"].isin(chunk)], regenerate, now, written_at),
+                WeeklyChunk(
+                    week,
+                    todo[todo["user_id"].isin(chunk)],
+                    regenerate,
+                    now,
+                    written_at,
+                    use_kept_bests=unusable is None,
+                ),
                 chunk,
             )
             for chunk in chunked(todo["user_id"].tolist(), chunk_size)

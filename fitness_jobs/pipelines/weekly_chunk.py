@@ -19,8 +19,7 @@ from fitness_jobs.core.metrics import HISTORY_DAYS, compute_behavior_metrics
 from fitness_jobs.core.prediction import predict_transformations
 from fitness_jobs.core.report import build_weekly_reports
 from fitness_jobs.core.validation import validate_weigh_ins
-from fitness_jobs.db import reads
-from fitness_jobs.db import weekly as queries
+from fitness_jobs.db import personal_bests, reads
 from fitness_jobs.db.bulk import OnConflict, upsert
 from fitness_jobs.db.engine import without_parallel_workers
 from fitness_jobs.db.schema import APP_TABLES, TransformationPrediction, WeeklyReport
@@ -32,6 +31,7 @@ from fitness_jobs.pipelines.history import (
     summaries_as_sets,
     validate_history,
 )
+from fitness_jobs.pipelines.personal_bests import earlier_bests
 from fitness_jobs.pipelines.runner import ChunkReport, Frames, Validated
 
 # Local calendars run from UTC−12 to UTC+14: a margin of two days covers every zone.
@@ -56,6 +56,19 @@ WEEKLY_TABLES = (*APP_TABLES, REPORTS_TABLE, PREDICTIONS_TABLE)
 
 
 @dataclass(frozen=True)
+class KeptRows:
+    """A chunk's rows for the kept personal bests (``pipelines.personal_bests``)."""
+
+    bests: pd.DataFrame
+    marks: pd.DataFrame
+    seen: pd.DataFrame
+
+
+# What ``compute`` returns: reports, predictions, and the kept bests of its users.
+Output = tuple[pd.DataFrame, pd.DataFrame, KeptRows]
+
+
+@dataclass(frozen=True)
 class UserRows:
     """One user's rows of a chunk: their report's position in ``reports`` and their
     prediction's in ``predictions`` (−1: none)."""
@@ -64,6 +77,8 @@ class UserRows:
     predictions: pd.DataFrame
     report_at: int
     prediction_at: int
+    user_id: int
+    kept: KeptRows
 
 
 @dataclass(frozen=True)
@@ -80,6 +95,7 @@ class WeeklyChunk:
     regenerate: bool
     now: dt.datetime
     written_at: dt.datetime | None = None
+    use_kept_bests: bool = False
 
     @property
     def _week_end_utc(self) -> dt.datetime:
@@ -122,7 +138,17 @@ class WeeklyChunk:
         workouts = frames["workouts"]
         near = workouts["status"].isin(SESSION_STATUSES) & (workouts["finalized_at"] > detail_after)
         trained = sorted(set(workouts.loc[near, "user_id"].tolist()))
-        frames["best"] = queries.prior_best_e1rm(conn, trained, detail_after, self.now)
+        earlier = earlier_bests(
+            conn,
+            trained,
+            detail_after,
+            self.now,
+            use_kept=self.use_kept_bests,
+            rebuild=self.regenerate,
+        )
+        frames["best"] = earlier.best
+        frames["keep_bests"], frames["keep_marks"] = earlier.keep_bests, earlier.keep_marks
+        frames["keep_seen"] = earlier.seen_marks
         return frames
 
     def validate(self, raw: Frames) -> Validated:
@@ -155,10 +181,11 @@ class WeeklyChunk:
         frames["weights"] = weights.assign(
             local_day=local_day_numbers(weights["measured_at"], weights["user_id"].map(tz_of))
         )
-        frames["best"] = raw["best"]
+        for name in ("best", "keep_bests", "keep_marks", "keep_seen"):
+            frames[name] = raw[name]
         return valid
 
-    def compute(self, frames: Frames) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def compute(self, frames: Frames) -> Output:
         users, workouts, sets = frames["users"], frames["workouts"], frames["sets"]
         week_day = day_number(self.week)
         metrics = compute_behavior_metrics(users, workouts, sets)
@@ -171,18 +198,28 @@ class WeeklyChunk:
             users, week_day, workouts, sets, frames["best"], metrics, predictions
         )
         predictions["week_start"] = self.week
-        return reports, predictions
+        return (
+            reports,
+            predictions,
+            KeptRows(frames["keep_bests"], frames["keep_marks"], frames["keep_seen"]),
+        )
 
-    def records(self, outputs: Sequence[tuple[pd.DataFrame, pd.DataFrame]]) -> dict[int, Any]:
+    def records(self, outputs: Sequence[Output]) -> dict[int, Any]:
         """Each user's rows, as their positions in the chunk's two frames (written as
-        frames, so no row becomes a dict of Python values on the way)."""
-        reports = pd.concat([r for r, _ in outputs], ignore_index=True)[REPORT_COLUMNS]
-        predictions = pd.concat([p for _, p in outputs], ignore_index=True)[PREDICTION_COLUMNS]
+        frames, so no row becomes a dict of Python values on the way), and the chunk's
+        kept bests."""
+        reports = pd.concat([o[0] for o in outputs], ignore_index=True)[REPORT_COLUMNS]
+        predictions = pd.concat([o[1] for o in outputs], ignore_index=True)[PREDICTION_COLUMNS]
+        kept = KeptRows(
+            pd.concat([o[2].bests for o in outputs], ignore_index=True),
+            pd.concat([o[2].marks for o in outputs], ignore_index=True),
+            pd.concat([o[2].seen for o in outputs], ignore_index=True),
+        )
         prediction_at = pd.Series(np.arange(len(predictions)), index=predictions["user_id"])
         prediction_at = prediction_at[~prediction_at.index.duplicated()]
         at = prediction_at.reindex(reports["user_id"]).fillna(-1).astype(np.int64).tolist()
         return {
-            uid: UserRows(reports, predictions, position, at[position])
+            uid: UserRows(reports, predictions, position, at[position], uid, kept)
             for position, uid in enumerate(reports["user_id"].tolist())
         }
 
@@ -208,15 +245,23 @@ class WeeklyChunk:
                 KEY,
                 on_conflict="update",
             )
+        users = {r.user_id for r in rows}
+        kept = first.kept
+        personal_bests.keep(
+            conn,
+            kept.bests[kept.bests["user_id"].isin(users)],
+            kept.marks[kept.marks["user_id"].isin(users)],
+            kept.seen,
+        )
         return sorted(claimed_ids)
 
     def tally(
         self,
-        outputs: Sequence[tuple[pd.DataFrame, pd.DataFrame]],
+        outputs: Sequence[Output],
         committed: Sequence[int],
         report: ChunkReport,
     ) -> None:
-        predictions = pd.concat([p for _, p in outputs], ignore_index=True)
+        predictions = pd.concat([o[1] for o in outputs], ignore_index=True)
         ok = predictions[predictions["user_id"].isin(set(committed))]
         report.count("prediction_status", ok["status"].tolist())
         report.count("prediction_flags", [f for flags in ok["flags"] for f in (flags or [])])

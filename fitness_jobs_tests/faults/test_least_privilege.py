@@ -65,6 +65,8 @@ def test_both_jobs_run_as_the_role_and_nothing_more(
     assert _count(postgres_engine, "coach_usage_daily") == 1
     assert _count(postgres_engine, "weekly_reports") == USERS
     assert _count(postgres_engine, "transformation_predictions") == USERS
+    # The weekly kept its users' personal bests as the role (those who trained near W).
+    assert 0 < _count(postgres_engine, "personal_best_marks") <= USERS
 
     # Re-runs as the role change nothing and claim nothing.
     engine = make_engine(app_role.url)
@@ -86,6 +88,8 @@ def test_both_jobs_run_as_the_role_and_nothing_more(
             "TRUNCATE weekly_reports": errors.InsufficientPrivilege,
             "TRUNCATE transformation_predictions": errors.InsufficientPrivilege,
             "TRUNCATE users": errors.InsufficientPrivilege,
+            "DELETE FROM personal_bests": errors.InsufficientPrivilege,
+            "TRUNCATE personal_best_marks": errors.InsufficientPrivilege,
             "UPDATE users SET plan = 'pro'": errors.InsufficientPrivilege,
             "INSERT INTO workouts (id, user_id, status, started_at) VALUES (1, 1, 'x', now())": (
                 errors.InsufficientPrivilege
