@@ -23,7 +23,6 @@ the whole history, as before.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 
 import pandas as pd
@@ -126,8 +125,3 @@ def keep(
     if len(mark_rows):
         upsert(conn, MARKS_TABLE, mark_rows[MARK_COLUMNS], ("user_id",))
     return len(mark_rows)
-
-
-def mark_instant(value: object) -> dt.datetime:
-    """A mark's instant (a group key of ``marks()``) as an aware UTC ``datetime``."""
-    return pd.Timestamp(value).tz_convert("UTC").to_pydatetime()  # type: ignore[arg-type]

@@ -76,9 +76,9 @@ def earlier_bests(
     whole = sorted(set(user_ids) - set(usable["user_id"].tolist()))
 
     parts = [queries.prior_best_e1rm(conn, whole, until, now)] if whole else []
-    for mark_through, group in usable.groupby("finalized_through"):
+    for _through, group in usable.groupby("finalized_through"):
         ids = group["user_id"].tolist()
-        after = kept.mark_instant(mark_through)
+        after = group["finalized_through"].iloc[0].to_pydatetime()  # aware UTC, as read
         parts.append(queries.prior_best_e1rm(conn, ids, until, now, after=after))
         above = int(group["set_id"].min())
         parts.append(queries.prior_best_e1rm(conn, ids, until, now, sets_above=above))
