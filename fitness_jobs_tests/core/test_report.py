@@ -27,6 +27,7 @@ from fitness_jobs.core.report import (
     report_markdown,
 )
 from fitness_jobs.core.report.common import num, nums
+from fitness_jobs.core.report.training import hard_set_bands
 
 W_DATE = dt.date(2026, 11, 23)  # Monday
 W = day_number(W_DATE)
@@ -186,15 +187,10 @@ class Data:
 
 
 def test_hard_set_bands_boundaries() -> None:
-    assert [hard_set_band(x) for x in (0.5, 4.5, 5, 9.5, 10, 20, 20.5)] == [
-        "low",
-        "low",
-        "moderate",
-        "moderate",
-        "recommended",
-        "recommended",
-        "high",
-    ]
+    counts = (0.5, 4.5, 5, 9.5, 10, 20, 20.5)
+    bands = ["low", "low", "moderate", "moderate", "recommended", "recommended", "high"]
+    assert [hard_set_band(x) for x in counts] == bands
+    assert hard_set_bands(np.array(counts)).tolist() == bands
 
 
 def test_epley_and_rep_rules() -> None:
@@ -517,6 +513,31 @@ def test_user_without_workouts_or_metrics_still_gets_a_row() -> None:
         "You have not logged a session yet. Your target is 3 sessions a week, and one short "
         "session in the week ahead is a great way to start."
     )
+
+
+def test_prediction_document_per_user_and_none_without_a_prediction() -> None:
+    d = Data()
+    d.user(1)
+    d.user(2)
+    days = list(range(W - 21, W + 7))
+    wi = pd.DataFrame(
+        {"user_id": 1, "local_day": days, "weight_kg": [80.0 - 0.05 * i for i in range(28)]}
+    )
+    profiles = pd.DataFrame(
+        {"user_id": [1], "sex": ["male"], "birth_date": [None], "height_cm": [180.0]}
+    )
+    predictions = predict_transformations(wi, profiles, W)
+    out = d.build(predictions=predictions)
+    first, second = out.loc[1, "report"]["prediction"], out.loc[2, "report"]
+    expected = predictions.iloc[0]
+    assert list(first) == [c for c in predictions.columns if c != "user_id"]
+    assert first["status"] == "ok" and first["weigh_in_count"] == 28
+    assert type(first["weigh_in_count"]) is int
+    assert first["flags"] == [str(f) for f in expected["flags"]]
+    assert first["trend_weight_kg"] == round(float(expected["trend_weight_kg"]), 3)
+    assert first["projected_4w_kg_low"] == round(float(expected["projected_4w_kg_low"]), 3)
+    assert second["prediction"] is None and second["prediction_status"] is None
+    assert out.loc[2, "prediction_status"] is None
 
 
 def test_summary_below_target_does_not_boast_an_old_streak() -> None:
@@ -868,4 +889,22 @@ def test_nums_rounds_a_column_exactly_as_num_rounds_each_value() -> None:
         assert nums(values, digits) == expected
     assert nums(np.array([np.nan, 1.23456]), 2) == [None, 1.23]
     assert [type(v) for v in nums(np.array([1.0, 2.0]))] == [float, float]
+    assert str(nums(np.array([-0.0001]), 2)[0]) == str(num(-0.0001, 2)) == "-0.0"
+
+
+@pytest.mark.parametrize("digits", [2, 3, 4, 6])
+def test_nums_is_exact_next_to_halves_and_for_large_values(digits: int) -> None:
+    """The column form takes numpy's rounding where it cannot differ from ``round`` and
+    ``round`` itself elsewhere: every value next to a half (written as a decimal half,
+    or one float step either side of it) and every value too large to scale exactly."""
+    rng = np.random.default_rng(digits)
+    halves = (rng.integers(-(10**7), 10**7, 20_000) + 0.5) / 10**digits
+    large = rng.uniform(2.0**30, 2.0**40, 2_000) / 10**digits
+    values = np.concatenate(
+        [halves, np.nextafter(halves, np.inf), np.nextafter(halves, -np.inf), large, -large]
+    )
+    expected = [num(v, digits) for v in values]
+    got = nums(values, digits)
+    assert got == expected
+    assert [math.copysign(1, v) for v in got] == [math.copysign(1, v) for v in expected]
     assert num(2.675, 2) == 2.67 and float(np.round(2.675, 2)) == 2.68  # why not numpy

@@ -182,6 +182,26 @@ def test_postgres_sessions_run_without_jit(postgres_engine: sa.Engine) -> None:
         assert conn.exec_driver_sql("SHOW jit").scalar_one() == "off"
 
 
+def test_postgres_sessions_compress_large_values_with_lz4_where_built_in(
+    postgres_engine: sa.Engine,
+) -> None:
+    """lz4 where the server has it (PostgreSQL 14 on, when built with it), else the
+    server's own default; a large document is then stored lz4-compressed."""
+    with postgres_engine.connect() as conn:
+        methods = conn.exec_driver_sql(
+            "SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'"
+        ).scalar_one()
+        expected = "lz4" if "lz4" in methods else "pglz"
+        assert conn.exec_driver_sql("SHOW default_toast_compression").scalar_one() == expected
+        conn.exec_driver_sql("CREATE TEMP TABLE documents (body jsonb)")
+        conn.exec_driver_sql(
+            "INSERT INTO documents SELECT jsonb_agg(jsonb_build_object('n', i, 'v', 'x'))"
+            " FROM generate_series(1, 1000) AS i"
+        )
+        stored = conn.exec_driver_sql("SELECT pg_column_compression(body) FROM documents")
+        assert stored.scalar_one() == expected
+
+
 class WriteBehindWork(EchoWork):
     """Notes when its compute runs; chunk ``fail_write``'s write raises.  A write waits
     (briefly) for the next chunk's compute to start."""

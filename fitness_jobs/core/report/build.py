@@ -23,7 +23,6 @@ Inputs, all for the users of one chunk (see the package docstring for the rules)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -45,6 +44,7 @@ from fitness_jobs.core.report.common import (
     HISTORY_WEEKS,
     JSON_DIGITS,
     MONOTONY_MIN_SESSIONS,
+    OTHER_DIGITS,
     REPORT_COLUMNS,
     REPORT_VERSION,
     aligned,
@@ -176,7 +176,7 @@ def build_weekly_reports(
     pred_ok = pred_status == "ok"
     trend_weight = np.where(pred_ok, numeric(pred, "trend_weight_kg"), np.nan)
     weekly_change = np.where(pred_ok, numeric(pred, "rate_kg_per_week"), np.nan)
-    pred_records = pred.to_dict("records")
+    prediction_docs = _prediction_dicts(pred, pred_status)
 
     # ---- assemble
     columns: dict[str, Any] = {
@@ -273,9 +273,7 @@ def build_weekly_reports(
             "trend_weight_kg": real("trend_weight_kg", i),
             "weight_change_kg_per_week": real("weight_change_kg_per_week", i),
             "prediction_status": text(pred_status[i]),
-            "prediction": (
-                _prediction_dict(pred_records[i]) if pred_status[i] is not None else None
-            ),
+            "prediction": prediction_docs[i],
         }
         report["summary_text"] = summary_text(report)
         reports.append(report)
@@ -299,18 +297,33 @@ def _rows_of(flat: list[Any], width: int) -> list[list[Any]]:
     return [flat[start : start + width] for start in range(0, len(flat), width)]
 
 
-def _prediction_dict(record: Mapping[Any, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for raw_key, value in record.items():
-        key = str(raw_key)
+def _prediction_dicts(pred: pd.DataFrame, status: np.ndarray) -> list[dict[str, Any] | None]:
+    """Each row's prediction as a JSON-ready dict (None where ``status`` is None), built
+    column by column: flags as a list of strings, ``status``/``method`` as text,
+    ``weigh_in_count`` as a whole number, other numbers rounded, strings as they are."""
+    keys = [str(key) for key in pred.columns]
+    columns: list[list[Any]] = []
+    for key, name in zip(keys, pred.columns, strict=True):
+        column = pred[name]
         if key == "flags":
-            out[key] = [str(f) for f in value] if isinstance(value, list | tuple) else []
+            columns.append(
+                [
+                    [str(f) for f in v] if isinstance(v, list | tuple) else []
+                    for v in column.tolist()
+                ]
+            )
         elif key in ("status", "method"):
-            out[key] = text(value)
+            columns.append([text(v) for v in column.tolist()])
         elif key == "weigh_in_count":
-            out[key] = whole(value) or 0
-        elif isinstance(value, str) or value is None:
-            out[key] = value
+            columns.append([whole(v) or 0 for v in column.tolist()])
+        elif pd.api.types.is_numeric_dtype(column.dtype):
+            columns.append(nums(column.to_numpy(dtype=float), OTHER_DIGITS))
         else:
-            out[key] = num(value, 3)
-    return out
+            columns.append(
+                [v if isinstance(v, str) or v is None else num(v) for v in column.tolist()]
+            )
+    rows = list(zip(*columns, strict=True)) if columns else [()] * len(pred)
+    return [
+        dict(zip(keys, values, strict=True)) if s is not None else None
+        for values, s in zip(rows, status.tolist(), strict=True)
+    ]

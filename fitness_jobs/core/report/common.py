@@ -78,14 +78,31 @@ def num(value: Any, ndigits: int = OTHER_DIGITS) -> float | None:
 
 
 def nums(values: Any, ndigits: int = OTHER_DIGITS) -> list[float | None]:
-    """:func:`num` of each value of a 1-D float array, in one pass: Python's own
-    ``round``, so every value is the one :func:`num` gives."""
+    """:func:`num` of each value of a 1-D float array, vectorised: every value is the one
+    Python's ``round`` gives, ``None`` where it is not finite.
+
+    ``np.round`` scales by ``10**ndigits``, rounds to an integer ``k`` and divides back;
+    the division of two exact integers is correctly rounded, so it gives ``round``'s
+    value whenever ``k`` is the integer the exact decimal rounds to.  That can fail only
+    where the scaled value lies next to a half (its product is rounded) or is too large
+    to hold its fraction: those few values go through ``round`` itself."""
     array = np.asarray(values, dtype=float)
     finite = np.isfinite(array)
-    return [
-        round(v, ndigits) if ok else None
-        for v, ok in zip(array.tolist(), finite.tolist(), strict=True)
-    ]
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = np.abs(array * 10.0**ndigits)
+        fraction = scaled - np.floor(scaled)
+        doubtful = finite & ((np.abs(fraction - 0.5) < _HALF_MARGIN) | (scaled >= _EXACT_BELOW))
+        out = np.round(array, ndigits).astype(object)
+    for i in np.flatnonzero(doubtful).tolist():
+        out[i] = round(float(array[i]), ndigits)
+    out[~finite] = None
+    return out.tolist()
+
+
+# ``nums``: a scaled value within this of a half is rounded by ``round`` (the product's
+# error is below 1e-7 up to ``_EXACT_BELOW``), as is every scaled value from there on.
+_HALF_MARGIN = 1e-6
+_EXACT_BELOW = 2.0**30
 
 
 def whole(value: Any) -> int | None:

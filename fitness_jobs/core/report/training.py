@@ -26,15 +26,18 @@ from fitness_jobs.core.report.common import (
 )
 
 
+def hard_set_bands(sets: np.ndarray) -> np.ndarray:
+    """Weekly hard-set band of each count: low < 5 ≤ moderate < 10 ≤ recommended ≤ 20 <
+    high."""
+    sets = np.asarray(sets, dtype=float)
+    return np.select(
+        [sets < 5, sets < 10, sets <= 20], ["low", "moderate", "recommended"], "high"
+    ).astype(object)
+
+
 def hard_set_band(sets: float) -> str:
-    """Weekly hard-set band: low < 5 ≤ moderate < 10 ≤ recommended ≤ 20 < high."""
-    if sets < 5:
-        return "low"
-    if sets < 10:
-        return "moderate"
-    if sets <= 20:
-        return "recommended"
-    return "high"
+    """:func:`hard_set_bands` of one count."""
+    return str(hard_set_bands(np.array([sets]))[0])
 
 
 def epley_e1rm(weight_kg: np.ndarray, reps: np.ndarray) -> np.ndarray:
@@ -127,15 +130,17 @@ def hard_sets_by_row(ss: SessionSets) -> dict[int, list[dict[str, Any]]]:
     hard = hard[hard["muscle"].notna()]
     hard = hard.groupby(["row", "muscle"], sort=False)["sets"].sum().reset_index()
     hard = hard.sort_values(["row", "sets", "muscle"], ascending=[True, False, True])
+    n_sets = hard["sets"].to_numpy(dtype=float)
+    bands = hard_set_bands(n_sets)
     out: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for r, muscle, n_sets in hard[["row", "muscle", "sets"]].itertuples(index=False, name=None):
-        out[int(r)].append(
-            {
-                "muscle_group": str(muscle),
-                "hard_sets": float(n_sets),
-                "band": hard_set_band(float(n_sets)),
-            }
-        )
+    for r, muscle, count, band in zip(
+        hard["row"].to_numpy(dtype=np.int64).tolist(),
+        hard["muscle"].astype(str).tolist(),
+        n_sets.tolist(),
+        bands.tolist(),
+        strict=True,
+    ):
+        out[r].append({"muscle_group": muscle, "hard_sets": count, "band": band})
     return out
 
 
