@@ -1,10 +1,18 @@
-"""The I/O floor of a nightly partition on PostgreSQL: moving only the rows the job moves.
+"""The I/O floor of a job on PostgreSQL: moving only the rows the job moves.
 
-*Read*: the job's own reads, chunk by chunk (the same statements, via ``NightlyChunk.read``),
-with every ``COPY (SELECT …) TO STDOUT`` streamed to nowhere (by the job's own
-``copy_to``) instead of parsed into frames.  *Write*: the rows the job wrote for the
-snapshot, copied out and ``COPY``-ed into a temporary table of the same shape.  No
-validation, no computation, no upsert logic.
+Nightly (``run_floor``).  *Read*: the job's own reads, chunk by chunk (the same
+statements, via ``NightlyChunk.read``), with every ``COPY (SELECT …) TO STDOUT`` streamed
+to nowhere (by the job's own ``copy_to``) instead of parsed into frames.  *Write*: the
+rows the job wrote for the snapshot, copied out and ``COPY``-ed into a temporary table of
+the same shape.  No validation, no computation, no upsert logic.
+
+Weekly (``run_weekly_floor``).  Which statements a weekly chunk runs depends on what it
+read before (the users with a session near the week, those with an inexact set, the
+kept bests' marks), so the statements are recorded while the measured run runs them
+(``recorded_reads``).  The floor is then those statements again, streamed to nowhere in
+two streams (as the job keeps two chunks' reads in flight), and the week's reports and
+predictions copied into temporary tables (the documents parsed into ``jsonb`` there
+too).  The personal bests the run kept are left out (a few percent of what it writes).
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import datetime as dt
 import io
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -24,6 +33,10 @@ from fitness_jobs.db import active_users, reads
 from fitness_jobs.db.bulk import chunked
 from fitness_jobs.db.copy_out import copy_to
 from fitness_jobs.pipelines.nightly import DEFAULT_CHUNK_SIZE, NightlyChunk
+from fitness_jobs.pipelines.weekly_chunk import PREDICTIONS_TABLE, REPORTS_TABLE
+
+WEEKLY_TABLES_WRITTEN = (REPORTS_TABLE, PREDICTIONS_TABLE)
+READ_STREAMS = 2  # the weekly floor's reads at once
 
 
 @contextmanager
@@ -49,6 +62,92 @@ def _discarding_copies() -> Iterator[list[int]]:
         yield moved
     finally:
         reads._copy_out = original  # type: ignore[assignment]
+
+
+@contextmanager
+def recorded_reads() -> Iterator[list[tuple[str, Any]]]:
+    """Record the statement (as ``COPY … TO STDOUT``) and parameters of every read run
+    meanwhile in this process, while the reads themselves run as usual: a ``COPY`` as
+    it is sent, a plain query compiled once more."""
+    statements: list[tuple[str, Any]] = []
+    real_copy_to, real_fetch_rows = reads.copy_to, reads.fetch_rows
+
+    def recording_copy_to(raw: Any, statement: str, params: Any, write: Any) -> None:
+        statements.append((statement, params))
+        real_copy_to(raw, statement, params, write)
+
+    def recording_fetch_rows(conn: sa.Connection, stmt: sa.Select[Any]) -> list[Any]:
+        if conn.dialect.name == "postgresql":
+            compiled = stmt.compile(
+                dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
+            )
+            statements.append(
+                (f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)", compiled.construct_params())
+            )
+        return real_fetch_rows(conn, stmt)
+
+    reads.copy_to = recording_copy_to  # type: ignore[assignment]
+    reads.fetch_rows = recording_fetch_rows  # type: ignore[assignment]
+    try:
+        yield statements
+    finally:
+        reads.copy_to, reads.fetch_rows = real_copy_to, real_fetch_rows  # type: ignore[assignment]
+
+
+def _copy_into_temp(raw: Any, table: str, week: dt.date) -> int:
+    """Copy ``table``'s rows of ``week`` out, then into a temporary table of the same
+    shape; the number of rows copied in."""
+    buffer = io.BytesIO()
+    copy_to(
+        raw, f"COPY (SELECT * FROM {table} WHERE week_start = %s) TO STDOUT", (week,), buffer.write
+    )
+    with raw.cursor() as cur:
+        cur.execute(f"CREATE TEMP TABLE floor_{table} (LIKE {table}) ON COMMIT DROP")
+        with cur.copy(f"COPY floor_{table} FROM STDIN") as copy:
+            copy.write(buffer.getvalue())
+        written = cur.execute(f"SELECT count(*) FROM floor_{table}").fetchone()
+    return int(written[0]) if written else 0
+
+
+def run_weekly_floor(
+    engine: sa.Engine, week: dt.date, statements: Sequence[tuple[str, Any]]
+) -> dict[str, Any]:
+    """Seconds to run a weekly catch-up's reads (``statements``, recorded while it ran:
+    ``recorded_reads``) with every row streamed to nowhere, in two streams on
+    connections of their own, and then to copy the reports and predictions it wrote for
+    ``week`` into temporary tables."""
+    if engine.dialect.name != "postgresql":
+        raise SystemExit("the I/O floor is measured on PostgreSQL (COPY)")
+    moved: list[int] = []
+
+    def stream(part: Sequence[tuple[str, Any]]) -> None:
+        with engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            for statement, params in part:
+                copy_to(raw, statement, params, lambda row: moved.append(len(row)))
+
+    started = time.perf_counter()
+    # Two streams at once, as the job keeps two chunks' reads in flight.
+    with ThreadPoolExecutor(max_workers=READ_STREAMS) as pool:
+        for done in [pool.submit(stream, statements[i::READ_STREAMS]) for i in range(READ_STREAMS)]:
+            done.result()
+    read_s = time.perf_counter() - started
+
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        written = {table: _copy_into_temp(raw, table, week) for table in WEEKLY_TABLES_WRITTEN}
+    write_s = time.perf_counter() - started
+    return {
+        "seconds": read_s + write_s,
+        "read_seconds": read_s,
+        "write_seconds": write_s,
+        "read_statements": len(statements),
+        "read_bytes": sum(moved),
+        "written_rows": written,
+    }
 
 
 def run_floor(

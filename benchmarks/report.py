@@ -61,6 +61,16 @@ def markdown(results: dict[str, Any]) -> str:
                 "the first with no personal bests kept, so it read every earlier set), "
                 f"then the measured week, {weekly['seconds']:.1f} s.",
             ]
+        floor = weekly.get("floor")
+        if floor:
+            lines += [
+                "",
+                f"Weekly I/O floor at {int(users):,} users: the measured run's "
+                f"{floor['read_statements']} reads replayed in two streams "
+                f"{floor['read_seconds']:.1f} s, its reports and predictions copied "
+                f"{floor['write_seconds']:.1f} s; {floor['seconds']:.1f} s in all "
+                f"(ours {_ratio(weekly['seconds'], floor['seconds'])} of it).",
+            ]
         profile = detail.get("profile")
         if profile:
             lines += [

@@ -143,8 +143,13 @@ def phase_weekly(users: int, opts: Options) -> dict[str, Any]:
         week = WEEK - dt.timedelta(days=7 * back)
         seconds, out = _execute("weekly_reports_job", week.isoformat())
         earlier.append({"week": week.isoformat(), "seconds": round(seconds, 3), **out})
-    seconds, out = _execute("weekly_reports_job", WEEK.isoformat())
-    return {"seconds": seconds, **out, "earlier_weeks": earlier}
+    from benchmarks.floor import recorded_reads, run_weekly_floor
+    from fitness_jobs.db.engine import make_engine
+
+    with recorded_reads() as statements:
+        seconds, out = _execute("weekly_reports_job", WEEK.isoformat())
+    floor = run_weekly_floor(make_engine(_url()), WEEK, statements)
+    return {"seconds": seconds, **out, "earlier_weeks": earlier, "floor": floor}
 
 
 def phase_floor(users: int, opts: Options) -> dict[str, Any]:
@@ -358,7 +363,14 @@ def measure(plan_list: list[Plan]) -> dict[str, Any]:
                 )
             )
             records.append(
-                _record("weekly", users, weekly["seconds"], None, None, weekly["peak_rss_mb"])
+                _record(
+                    "weekly",
+                    users,
+                    weekly["seconds"],
+                    None,
+                    weekly["floor"]["seconds"],
+                    weekly["peak_rss_mb"],
+                )
             )
             detail.update(runs)
         records.append(_record(seed_job, users, seed["seconds"], None, None, seed["peak_rss_mb"]))
@@ -382,6 +394,8 @@ def check_well_formed(results: dict[str, Any]) -> None:
         assert record["seconds"] > 0 and record["peak_rss_mb"] > 0, record
     nightly = [r for r in results["records"] if r["job"] == "nightly"]
     assert all(r["baseline_seconds"] > 0 and r["floor_seconds"] > 0 for r in nightly)
+    weekly = [r for r in results["records"] if r["job"] == "weekly"]
+    assert all(r["floor_seconds"] > 0 for r in weekly)
     sections = {"nightly_backfill_": "backfill", "nightly_fanout_": "fanout"}
     for record in results["records"]:
         section = next((v for k, v in sections.items() if record["job"].startswith(k)), None)

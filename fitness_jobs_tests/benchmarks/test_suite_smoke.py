@@ -46,6 +46,15 @@ def test_smoke_run_writes_well_formed_results(postgres_engine: sa.Engine, tmp_pa
     assert nightly["success"] is True and nightly["failed_users"] == 0
     assert details["baseline"]["processed_users"] == 200
     # The range run writes exactly the rows of one run per partition.
+    # The weekly floor replays the measured run's own reads and copies what it wrote.
+    weekly = details["weekly"]
+    floor = weekly["floor"]
+    assert weekly["success"] is True and weekly["written_reports"] > 0
+    assert floor["written_rows"] == {
+        "weekly_reports": weekly["written_reports"],
+        "transformation_predictions": weekly["written_reports"],
+    }
+    assert floor["read_statements"] >= 6 and floor["read_bytes"] > 0
     backfill = details["backfill"]
     assert backfill["identical_rows"] is True, backfill["range"]["comparison"]
     assert backfill["singles"]["runs"] == 3 and backfill["range"]["partitions"] == 3
