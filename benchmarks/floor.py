@@ -94,13 +94,11 @@ def recorded_reads() -> Iterator[list[tuple[str, Any]]]:
         reads.copy_to, reads.fetch_rows = real_copy_to, real_fetch_rows  # type: ignore[assignment]
 
 
-def _copy_into_temp(raw: Any, table: str, week: dt.date) -> int:
-    """Copy ``table``'s rows of ``week`` out, then into a temporary table of the same
-    shape; the number of rows copied in."""
+def _copy_into_temp(raw: Any, table: str, where: str, params: tuple[Any, ...]) -> int:
+    """Copy ``table``'s rows matching ``where`` out, then into a temporary table of the
+    same shape; the number of rows copied in."""
     buffer = io.BytesIO()
-    copy_to(
-        raw, f"COPY (SELECT * FROM {table} WHERE week_start = %s) TO STDOUT", (week,), buffer.write
-    )
+    copy_to(raw, f"COPY (SELECT * FROM {table} WHERE {where}) TO STDOUT", params, buffer.write)
     with raw.cursor() as cur:
         cur.execute(f"CREATE TEMP TABLE floor_{table} (LIKE {table}) ON COMMIT DROP")
         with cur.copy(f"COPY floor_{table} FROM STDIN") as copy:
@@ -138,7 +136,10 @@ def run_weekly_floor(
     with engine.begin() as conn:
         raw = conn.connection.driver_connection
         assert raw is not None
-        written = {table: _copy_into_temp(raw, table, week) for table in WEEKLY_TABLES_WRITTEN}
+        written = {
+            table: _copy_into_temp(raw, table, "week_start = %s", (week,))
+            for table in WEEKLY_TABLES_WRITTEN
+        }
     write_s = time.perf_counter() - started
     return {
         "seconds": read_s + write_s,
@@ -170,23 +171,10 @@ def run_floor(
     read_s = time.perf_counter() - started
 
     started = time.perf_counter()
-    buffer = io.BytesIO()
     with engine.begin() as conn:
         raw = conn.connection.driver_connection
         assert raw is not None
-        copy_to(
-            raw,
-            "COPY (SELECT * FROM user_behavior_metrics WHERE snapshot_at = %s) TO STDOUT",
-            (as_of,),
-            buffer.write,
-        )
-        with raw.cursor() as cur:
-            cur.execute(
-                "CREATE TEMP TABLE floor_metrics (LIKE user_behavior_metrics) ON COMMIT DROP"
-            )
-            with cur.copy("COPY floor_metrics FROM STDIN") as copy:
-                copy.write(buffer.getvalue())
-            written = cur.execute("SELECT count(*) FROM floor_metrics").fetchone()
+        written = _copy_into_temp(raw, "user_behavior_metrics", "snapshot_at = %s", (as_of,))
     write_s = time.perf_counter() - started
     return {
         "seconds": read_s + write_s,
@@ -194,5 +182,5 @@ def run_floor(
         "write_seconds": write_s,
         "active_users": len(user_ids),
         "read_bytes": sum(moved),
-        "written_rows": int(written[0]) if written else 0,
+        "written_rows": written,
     }
