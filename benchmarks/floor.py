@@ -48,12 +48,10 @@ def _discarding_copies() -> Iterator[list[int]]:
     def copy_to_nowhere(
         conn: sa.Connection, stmt: sa.Select[Any], columns: Sequence[str]
     ) -> pd.DataFrame:
-        compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
         raw = conn.connection.driver_connection
         assert raw is not None
-        statement = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)"
         sizes: list[int] = []
-        copy_to(raw, statement, compiled.construct_params(), lambda row: sizes.append(len(row)))
+        copy_to(raw, *reads.copy_statement(conn, stmt), lambda row: sizes.append(len(row)))
         moved.append(sum(sizes))
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
 
@@ -78,12 +76,7 @@ def recorded_reads() -> Iterator[list[tuple[str, Any]]]:
 
     def recording_fetch_rows(conn: sa.Connection, stmt: sa.Select[Any]) -> list[Any]:
         if conn.dialect.name == "postgresql":
-            compiled = stmt.compile(
-                dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
-            )
-            statements.append(
-                (f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)", compiled.construct_params())
-            )
+            statements.append(reads.copy_statement(conn, stmt))
         return real_fetch_rows(conn, stmt)
 
     reads.copy_to = recording_copy_to  # type: ignore[assignment]
@@ -94,17 +87,37 @@ def recorded_reads() -> Iterator[list[tuple[str, Any]]]:
         reads.copy_to, reads.fetch_rows = real_copy_to, real_fetch_rows  # type: ignore[assignment]
 
 
-def _copy_into_temp(raw: Any, table: str, where: str, params: tuple[Any, ...]) -> int:
-    """Copy ``table``'s rows matching ``where`` out, then into a temporary table of the
-    same shape; the number of rows copied in."""
-    buffer = io.BytesIO()
-    copy_to(raw, f"COPY (SELECT * FROM {table} WHERE {where}) TO STDOUT", params, buffer.write)
-    with raw.cursor() as cur:
-        cur.execute(f"CREATE TEMP TABLE floor_{table} (LIKE {table}) ON COMMIT DROP")
-        with cur.copy(f"COPY floor_{table} FROM STDIN") as copy:
-            copy.write(buffer.getvalue())
-        written = cur.execute(f"SELECT count(*) FROM floor_{table}").fetchone()
-    return int(written[0]) if written else 0
+def _timed_copies(engine: sa.Engine, copies: dict[str, tuple[str, Any]]) -> tuple[float, Any]:
+    """Seconds to copy, in one transaction, each table's rows matching its condition
+    (``{table: (where, params)}``) out and into a temporary table of the same shape, and
+    the rows copied per table."""
+    started = time.perf_counter()
+    written: dict[str, int] = {}
+    with engine.begin() as conn:
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        for table, (where, params) in copies.items():
+            buffer = io.BytesIO()
+            statement = f"COPY (SELECT * FROM {table} WHERE {where}) TO STDOUT"
+            copy_to(raw, statement, params, buffer.write)
+            with raw.cursor() as cur:
+                cur.execute(f"CREATE TEMP TABLE floor_{table} (LIKE {table}) ON COMMIT DROP")
+                with cur.copy(f"COPY floor_{table} FROM STDIN") as copy:
+                    copy.write(buffer.getvalue())
+                count = cur.execute(f"SELECT count(*) FROM floor_{table}").fetchone()
+            written[table] = int(count[0]) if count else 0
+    return time.perf_counter() - started, written
+
+
+def _floor(read_s: float, write_s: float, moved: list[int], **details: Any) -> dict[str, Any]:
+    """A floor's result: its seconds in all and by part, the bytes read, ``details``."""
+    return {
+        "seconds": read_s + write_s,
+        "read_seconds": read_s,
+        "write_seconds": write_s,
+        "read_bytes": sum(moved),
+        **details,
+    }
 
 
 def run_weekly_floor(
@@ -132,23 +145,9 @@ def run_weekly_floor(
             done.result()
     read_s = time.perf_counter() - started
 
-    started = time.perf_counter()
-    with engine.begin() as conn:
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        written = {
-            table: _copy_into_temp(raw, table, "week_start = %s", (week,))
-            for table in WEEKLY_TABLES_WRITTEN
-        }
-    write_s = time.perf_counter() - started
-    return {
-        "seconds": read_s + write_s,
-        "read_seconds": read_s,
-        "write_seconds": write_s,
-        "read_statements": len(statements),
-        "read_bytes": sum(moved),
-        "written_rows": written,
-    }
+    week_rows = ("week_start = %s", (week,))
+    write_s, written = _timed_copies(engine, dict.fromkeys(WEEKLY_TABLES_WRITTEN, week_rows))
+    return _floor(read_s, write_s, moved, read_statements=len(statements), written_rows=written)
 
 
 def run_floor(
@@ -170,17 +169,6 @@ def run_floor(
                 work.read(conn, chunk)
     read_s = time.perf_counter() - started
 
-    started = time.perf_counter()
-    with engine.begin() as conn:
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        written = _copy_into_temp(raw, "user_behavior_metrics", "snapshot_at = %s", (as_of,))
-    write_s = time.perf_counter() - started
-    return {
-        "seconds": read_s + write_s,
-        "read_seconds": read_s,
-        "write_seconds": write_s,
-        "active_users": len(user_ids),
-        "read_bytes": sum(moved),
-        "written_rows": written,
-    }
+    table = "user_behavior_metrics"
+    write_s, written = _timed_copies(engine, {table: ("snapshot_at = %s", (as_of,))})
+    return _floor(read_s, write_s, moved, active_users=len(user_ids), written_rows=written[table])

@@ -141,16 +141,21 @@ def _epoch_micros(stmt: sa.Select[Any], columns: Sequence[str]) -> sa.Select[Any
     return stmt.with_only_columns(*selected, maintain_column_froms=True)
 
 
+def copy_statement(conn: sa.Connection, stmt: sa.Select[Any]) -> tuple[str, Any]:
+    """``stmt`` as a PostgreSQL ``COPY (…) TO STDOUT`` in CSV, and its parameters."""
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    return f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)", compiled.construct_params()
+
+
 def _copy_out(conn: sa.Connection, stmt: sa.Select[Any], columns: Sequence[str]) -> pd.DataFrame:
     """PostgreSQL: stream the query through ``COPY (…) TO STDOUT`` as CSV and parse it
     with pandas' C parser: several times faster than building Python rows."""
-    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    statement, params = copy_statement(conn, stmt)
     raw = conn.connection.driver_connection
     assert raw is not None
     buffer = io.BytesIO()
-    statement = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)"
     try:
-        copy_to(raw, statement, compiled.construct_params(), buffer.write)
+        copy_to(raw, statement, params, buffer.write)
     except psycopg.Error as exc:
         raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
     if not buffer.tell():
